@@ -1,0 +1,5 @@
+import sys
+
+from coreswitch.cli import main
+
+sys.exit(main())
