@@ -1,0 +1,169 @@
+"""One Event Socket TCP connection: frame parsing, the reply FIFO and the hand-off of events.
+
+The reader (:meth:`Connection.data_received`) does three cheap things and nothing else: it splits
+frames, resolves the oldest waiting command with each ``command/reply`` / ``api/response``, and
+hands event frames to a sink (the :class:`~coreswitch.esl.dispatch.Dispatcher`). No handler ever
+runs on the reader. When the sink reports it is full, reading pauses until it drains
+(back-pressure instead of an unbounded queue).
+
+FreeSWITCH answers the commands of one connection strictly in order, so replies are matched to
+commands by a FIFO of futures. A command that times out or is cancelled keeps its slot: its reply
+still arrives and is discarded, and every later reply still reaches the right caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from coreswitch.esl.errors import AccessDenied, ConnectionLost, ProtocolError
+from coreswitch.esl.frame import Frame, FrameParser
+from coreswitch.esl.names import EVENT_CONTENT_TYPES, ContentType
+
+log = logging.getLogger("coreswitch.esl")
+
+_REPLY_TYPES = frozenset({ContentType.COMMAND_REPLY, ContentType.API_RESPONSE})
+
+#: ``sink(frame)`` returns False when it wants the reader paused until ``resume_reading()``.
+FrameSink = Callable[[Frame], bool]
+
+
+class Connection(asyncio.Protocol):
+    """The transport-level half of an ESL peer (inbound client or outbound session)."""
+
+    def __init__(
+        self,
+        event_sink: FrameSink,
+        *,
+        on_notice: Callable[[Frame], None] | None = None,
+        on_log: Callable[[Frame], None] | None = None,
+        on_lost: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
+        self._event_sink = event_sink
+        self._on_notice = on_notice
+        self._on_log = on_log
+        self._on_lost = on_lost
+        self._parser = FrameParser()
+        self._replies: deque[tuple[str, asyncio.Future[Frame]]] = deque()
+        self._transport: asyncio.Transport | None = None
+        self._paused = False
+        loop = asyncio.get_running_loop()
+        self.auth_request: asyncio.Future[None] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.peer: tuple[str, int] | None = None
+        self.error: BaseException | None = None
+
+    # -- asyncio.Protocol ----------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self.peer = transport.get_extra_info("peername")
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self._parser.feed(data)
+        except ProtocolError as exc:
+            log.error("ESL protocol error from %s: %s; closing the connection", self.peer, exc)
+            self.abort(exc)
+            return
+        for frame in frames:
+            ctype = frame.content_type
+            if ctype in EVENT_CONTENT_TYPES:
+                if not self._event_sink(frame) and not self._paused and self._transport:
+                    self._paused = True
+                    self._transport.pause_reading()
+            elif ctype in _REPLY_TYPES:
+                self._resolve_reply(frame)
+            elif not self._control_frame(ctype, frame):
+                return
+
+    def _control_frame(self, ctype: str, frame: Frame) -> bool:
+        """Handle a frame that is neither an event nor a reply; False when the link is closed."""
+        if ctype == ContentType.AUTH_REQUEST:
+            if not self.auth_request.done():
+                self.auth_request.set_result(None)
+        elif ctype == ContentType.DISCONNECT_NOTICE:
+            if self._on_notice:
+                self._on_notice(frame)
+        elif ctype == ContentType.LOG_DATA:
+            if self._on_log:
+                self._on_log(frame)
+        elif ctype == ContentType.RUDE_REJECTION:
+            text = frame.body.decode("utf-8", "replace").strip()
+            self.abort(AccessDenied(f"the switch rejected this connection: {text}"))
+            return False
+        else:
+            log.warning("ignoring ESL frame of unknown type %r", ctype)
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        err: BaseException = self.error or ConnectionLost(
+            f"ESL connection to {self.peer} closed" + (f": {exc}" if exc else "")
+        )
+        self.error = err
+        while self._replies:
+            command, fut = self._replies.popleft()
+            if not fut.done():
+                fut.set_exception(
+                    ConnectionLost(f"connection closed before {command!r} got a reply"))
+        if not self.auth_request.done():
+            self.auth_request.set_exception(err)
+            self.auth_request.exception()  # mark retrieved: nobody may be waiting
+        if not self.closed.done():
+            self.closed.set_result(None)
+        if self._on_lost:
+            self._on_lost(err)
+
+    # -- commands ------------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and not self.closed.done()
+
+    async def request(self, data: bytes, timeout: float | None = None) -> Frame:
+        """Send one command and wait for its reply frame."""
+        if not self.is_open or self._transport is None:
+            raise self.error if isinstance(self.error, ConnectionLost) else ConnectionLost(
+                "ESL connection is not open")
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        summary = data.split(b"\n", 1)[0].decode("utf-8", "replace")[:80]
+        self._replies.append((summary, fut))
+        self._transport.write(data)
+        if timeout is None:
+            return await fut
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no reply to {summary!r} within {timeout:g} s") from None
+
+    def write(self, data: bytes) -> None:
+        """Write a command whose reply nobody awaits (its FIFO slot is still kept)."""
+        if self._transport is None or not self.is_open:
+            raise ConnectionLost("ESL connection is not open")
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        fut.cancel()
+        self._replies.append(("(unawaited)", fut))
+        self._transport.write(data)
+
+    def _resolve_reply(self, frame: Frame) -> None:
+        if not self._replies:
+            log.warning("ESL reply with no command waiting: %r", frame.reply_text[:80])
+            return
+        _, fut = self._replies.popleft()
+        if not fut.done():
+            fut.set_result(frame)
+
+    def resume_reading(self) -> None:
+        if self._paused and self._transport is not None:
+            self._paused = False
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self, error: BaseException) -> None:
+        self.error = error
+        if self._transport is not None:
+            self._transport.abort()

@@ -1,0 +1,243 @@
+"""FreeSWITCH events: decoding and encoding ``text/event-plain`` and ``text/event-json`` bodies.
+
+Both formats decode to the same :class:`Event`: a ``dict`` of header name → text, plus an optional
+body (BACKGROUND_JOB results, ``api`` output carried in events).
+
+Decoding rules, identical for both formats so that one event reads the same whichever way it came:
+
+* Plain header values are URL-decoded (``%XX``; ``+`` stays ``+``, as FreeSWITCH encodes spaces as
+  ``%20``). FreeSWITCH leaves an existing ``%XX`` in a value unencoded, so a value that contained a
+  literal ``%41`` reads back as ``A``: that loss happens on the switch and is kept as is.
+* Text is UTF-8; invalid byte sequences become U+FFFD (``errors="replace"``). Nothing raises on bad
+  UTF-8, so a hostile caller-ID name cannot take a connection down.
+* Multi-value headers keep FreeSWITCH's plain form ``ARRAY::first|:second``; JSON arrays are folded
+  to that form. :meth:`Event.get_list` splits them.
+* A header sent twice keeps its last value (what a JSON decoder does too); the earlier values of a
+  plain event are kept in :attr:`Event.duplicates`.
+* The inner ``Content-Length`` header is kept; the body is the text it delimits (JSON: ``_body``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import quote, unquote
+
+import msgspec
+
+from coreswitch.esl.errors import ProtocolError
+
+ARRAY_PREFIX = "ARRAY::"
+ARRAY_SEPARATOR = "|:"
+
+# FreeSWITCH's SWITCH_URL_UNSAFE set plus every control and non-ASCII byte is %-encoded.
+_URL_UNSAFE = "\r\n #%&+:;<=>?@[\\]^`{|}\""
+_URL_SAFE = "".join(chr(c) for c in range(33, 127) if chr(c) not in _URL_UNSAFE)
+
+_json_decoder = msgspec.json.Decoder()
+_json_encoder = msgspec.json.Encoder()
+
+
+class Event(Mapping[str, str]):
+    """A decoded FreeSWITCH event: ``event["Unique-ID"]``, ``event.get(...)``, ``event.body``."""
+
+    __slots__ = ("body", "duplicates", "headers")
+
+    def __init__(
+        self,
+        headers: dict[str, str],
+        body: str | None = None,
+        duplicates: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.headers = headers
+        self.body = body
+        self.duplicates = duplicates
+
+    # -- Mapping -------------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.headers)
+
+    def __len__(self) -> int:
+        return len(self.headers)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.headers
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.headers.get(name, default)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return self.headers == other.headers and self.body == other.body
+
+    __hash__ = None  # type: ignore[assignment]  # mutable mapping-like value: not hashable
+
+    def __repr__(self) -> str:
+        return f"<Event {self.name} {self.uuid or ''}>".replace(" >", ">")
+
+    # -- common fields ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.headers.get("Event-Name", "")
+
+    @property
+    def subclass(self) -> str | None:
+        return self.headers.get("Event-Subclass")
+
+    @property
+    def uuid(self) -> str | None:
+        """The channel this event is about (``Unique-ID``), if any."""
+        return self.headers.get("Unique-ID")
+
+    @property
+    def job_uuid(self) -> str | None:
+        return self.headers.get("Job-UUID")
+
+    @property
+    def application_uuid(self) -> str | None:
+        return self.headers.get("Application-UUID")
+
+    @property
+    def sequence(self) -> int | None:
+        seq = self.headers.get("Event-Sequence")
+        return int(seq) if seq is not None and seq.isdigit() else None
+
+    def variable(self, name: str, default: str | None = None) -> str | None:
+        """A channel variable carried in the event (``variable_<name>``)."""
+        return self.headers.get("variable_" + name, default)
+
+    def get_list(self, name: str) -> list[str]:
+        """All values of a header, splitting ``ARRAY::a|:b``; ``[]`` when absent."""
+        value = self.headers.get(name)
+        if value is None:
+            return []
+        if value.startswith(ARRAY_PREFIX):
+            return value[len(ARRAY_PREFIX):].split(ARRAY_SEPARATOR)
+        return [value]
+
+    # -- decoding --------------------------------------------------------------------------------
+    @classmethod
+    def from_plain(cls, data: bytes) -> Event:
+        """Decode a ``text/event-plain`` body."""
+        head, _, rest = data.partition(b"\n\n")
+        text = head.decode("utf-8", "replace")
+        headers = _plain_headers_fast(text)
+        duplicates = None
+        if headers is None:
+            headers, duplicates = _plain_headers_careful(text)
+        body = None
+        length = headers.get("Content-Length")
+        if length is not None:
+            if not length.isdigit():
+                raise ProtocolError(f"bad inner Content-Length {length[:40]!r}")
+            n = int(length)
+            if len(rest) < n:
+                raise ProtocolError(f"event body is {len(rest)} bytes, Content-Length says {n}")
+            body = rest[:n].decode("utf-8", "replace")
+        if "Event-Name" not in headers:
+            raise ProtocolError("event without Event-Name")
+        return cls(headers, body, duplicates)
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Event:
+        """Decode a ``text/event-json`` body."""
+        try:
+            obj = _json_decoder.decode(data)
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            # msgspec rejects invalid UTF-8: apply the stated policy and try once more.
+            try:
+                obj = _json_decoder.decode(data.decode("utf-8", "replace").encode())
+            except msgspec.DecodeError as exc:
+                raise ProtocolError(f"event body is not JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise ProtocolError("JSON event is not an object")
+        body = obj.pop("_body", None)
+        for name, value in obj.items():
+            if type(value) is not str:
+                obj[name] = _json_value(name, value)
+        if "Event-Name" not in obj:
+            raise ProtocolError("event without Event-Name")
+        if body is not None and type(body) is not str:
+            body = _json_value("_body", body)
+        return cls(obj, body)
+
+    # -- encoding (the simulated switch and test corpora) ----------------------------------------
+    def to_plain(self) -> bytes:
+        """Encode as a ``text/event-plain`` body, URL-encoding values as FreeSWITCH does."""
+        headers = dict(self.headers)
+        body = b""
+        if self.body is not None:
+            body = self.body.encode()
+            headers["Content-Length"] = str(len(body))
+        else:
+            headers.pop("Content-Length", None)
+        text = "".join(f"{k}: {quote(v, safe=_URL_SAFE)}\n" for k, v in headers.items())
+        return text.encode() + b"\n" + body
+
+    def to_json(self) -> bytes:
+        """Encode as a ``text/event-json`` body (arrays as JSON lists, body as ``_body``)."""
+        obj: dict[str, str | list[str]] = {}
+        for k, v in self.headers.items():
+            obj[k] = v[len(ARRAY_PREFIX):].split(ARRAY_SEPARATOR) if v.startswith(
+                ARRAY_PREFIX) else v
+        if self.body is not None:
+            obj["Content-Length"] = str(len(self.body.encode()))
+            obj["_body"] = self.body
+        else:
+            obj.pop("Content-Length", None)
+        return _json_encoder.encode(obj)
+
+
+def _plain_headers_fast(text: str) -> dict[str, str] | None:
+    """Decode a header block in a few whole-block passes; ``None`` when the careful path is needed.
+
+    FreeSWITCH %-encodes spaces, colons and newlines inside values, so in the encoded block every
+    line holds exactly one ``": "``. Splitting on it gives names and values alternately; the values
+    are then unquoted in one pass, joined by newlines (safe as no value holds an encoded newline).
+    Any irregularity (a line without ``": "`` or with two, an encoded newline, a repeated name)
+    falls back to :func:`_plain_headers_careful`.
+    """
+    parts = text.replace("\n", ": ").split(": ")
+    lines = text.count("\n") + 1
+    if len(parts) != 2 * lines or "%0A" in text or "%0a" in text:
+        return None
+    values = "\n".join(parts[1::2])
+    if "%" in values:
+        values = unquote(values)
+    headers = dict(zip(parts[0::2], values.split("\n"), strict=True))
+    if len(headers) != lines or "" in headers:
+        return None
+    return headers
+
+
+def _plain_headers_careful(text: str) -> tuple[dict[str, str], dict[str, list[str]] | None]:
+    headers: dict[str, str] = {}
+    duplicates: dict[str, list[str]] | None = None
+    for line in text.split("\n"):
+        name, sep, value = line.partition(": ")
+        if not sep:
+            if not line:
+                continue
+            name, sep, value = line.partition(":")
+            if not sep or not name:
+                raise ProtocolError(f"malformed event header line {line[:80]!r}")
+        if "%" in value:
+            value = unquote(value)
+        if name in headers:
+            if duplicates is None:
+                duplicates = {}
+            duplicates.setdefault(name, []).append(headers[name])
+        headers[name] = value
+    return headers, duplicates
+
+
+def _json_value(name: str, value: object) -> str:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ARRAY_PREFIX + ARRAY_SEPARATOR.join(value)
+    if isinstance(value, int | float | bool):
+        return msgspec.json.encode(value).decode()
+    raise ProtocolError(f"JSON event header {name!r} has an unexpected value {value!r:.60}")

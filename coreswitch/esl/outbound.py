@@ -1,0 +1,160 @@
+"""Outbound mode: FreeSWITCH connects to coreswitch once per call.
+
+The dialplan runs ``<action application="socket" data="127.0.0.1:8084 async full"/>``; for each
+call FreeSWITCH opens a TCP connection to :class:`OutboundServer`, which makes one
+:class:`OutboundSession` for it and:
+
+1. sends ``connect`` — the reply carries the channel's data as URL-encoded top-level headers;
+2. sends ``myevents <format>`` (this channel's events only) and ``linger <seconds>`` (a finite
+   linger, so events after the hangup still arrive and the socket then closes by itself);
+3. runs the application's handler with the session;
+4. sends ``exit`` and closes once the handler returns (FreeSWITCH then continues the dialplan after
+   the ``socket`` action if the call is still up: put a fallback there).
+
+A handler that raises is logged; the call is not hung up by coreswitch, so the dialplan's fallback
+runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote
+
+from coreswitch.esl import command as cmd
+from coreswitch.esl.errors import ESLError, ProtocolError
+from coreswitch.esl.event import Event
+from coreswitch.esl.frame import Frame
+from coreswitch.esl.peer import EslPeer
+
+log = logging.getLogger("coreswitch.esl")
+
+SessionHandler = Callable[["OutboundSession"], Awaitable[None]]
+
+_REPLY_ONLY = frozenset({"Content-Type", "Reply-Text", "Socket-Mode", "Control"})
+
+
+class OutboundSession(EslPeer):
+    """One call's outbound-socket connection. ``uuid`` and ``channel_data`` are set by connect."""
+
+    def __init__(self, *, event_format: str = "json", linger: int = 10,
+                 command_timeout: float = 30.0) -> None:
+        super().__init__(command_timeout=command_timeout)
+        self.event_format = event_format
+        self.linger = linger
+        self.uuid = ""
+        self.channel_data = Event({})
+        self.socket_mode = ""
+        self.hung_up = asyncio.Event()  # set by the linger notice or CHANNEL_HANGUP
+        self.disconnected = asyncio.Event()
+
+    async def handshake(self) -> None:
+        reply = await self.send(b"connect\n\n")
+        self.channel_data = channel_data_from_connect(reply)
+        uuid = self.channel_data.get("Unique-ID") or self.channel_data.get("Channel-Unique-ID")
+        if not uuid:
+            raise ProtocolError("connect reply carries no Unique-ID")
+        self.uuid = cmd.uuid(uuid)
+        self.socket_mode = reply.headers.get("Socket-Mode", "")
+        await self.command(cmd.simple(f"myevents {self.event_format}"))
+        if self.linger:
+            await self.command(cmd.simple(f"linger {int(self.linger)}"))
+
+    # Convenience wrappers on the session's own channel.
+    async def run(self, app: str, arg: str = "", *, timeout: float | None = None,
+                  event_lock: bool = False) -> Event:
+        """``execute`` an application on this call and return its completion event."""
+        return await self.execute(self.uuid, app, arg, timeout=timeout, event_lock=event_lock,
+                                  outbound=True)
+
+    async def hangup_call(self, cause: str = "NORMAL_CLEARING") -> None:
+        await self.hangup(self.uuid, cause, outbound=True)
+
+    async def exit(self) -> None:
+        conn = self._conn
+        if conn is None or not conn.is_open:
+            return
+        with contextlib.suppress(ESLError, TimeoutError):
+            await conn.request(b"exit\n\n", timeout=5.0)
+        conn.close()
+
+    def _on_notice(self, frame: Frame) -> None:
+        disposition = frame.headers.get("Content-Disposition")
+        if disposition == "linger":
+            self.hung_up.set()
+        elif disposition == "disconnect":
+            self.disconnected.set()
+
+    def _on_lost(self, error: BaseException | None) -> None:
+        super()._on_lost(error)
+        self.disconnected.set()
+
+    def _complete(self, event: Event) -> None:
+        super()._complete(event)
+        if event.name == "CHANNEL_HANGUP" and event.uuid == self.uuid:
+            self.hung_up.set()
+
+
+def channel_data_from_connect(reply: Frame) -> Event:
+    """The channel data of a ``connect`` reply: its top-level headers, URL-decoded."""
+    headers = {k: unquote(v) if "%" in v else v
+               for k, v in reply.headers.items() if k not in _REPLY_ONLY}
+    return Event(headers)
+
+
+class OutboundServer:
+    """Accepts FreeSWITCH's per-call connections and runs ``handler(session)`` for each."""
+
+    def __init__(self, handler: SessionHandler, host: str = "127.0.0.1", port: int = 8084, *,
+                 event_format: str = "json", linger: int = 10) -> None:
+        self.handler = handler
+        self.host, self.port = host, port
+        self.event_format = event_format
+        self.linger = linger
+        self.sessions: set[OutboundSession] = set()
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._accept, self.host, self.port)
+        sock = self._server.sockets[0]
+        self.port = sock.getsockname()[1]
+
+    def _accept(self) -> asyncio.Protocol:
+        session = OutboundSession(event_format=self.event_format, linger=self.linger)
+        conn = session._make_connection()
+        session._conn = conn
+        session.dispatcher.start()
+        task = asyncio.get_running_loop().create_task(self._serve(session), name="esl-outbound")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return conn
+
+    async def _serve(self, session: OutboundSession) -> None:
+        self.sessions.add(session)
+        try:
+            await session.handshake()
+            await self.handler(session)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbound session %s failed", session.uuid or "(before connect)")
+        finally:
+            self.sessions.discard(session)
+            with contextlib.suppress(Exception):
+                await session.exit()
+            await session.dispatcher.stop()
+
+    async def close(self, drain: float = 0.0) -> None:
+        """Stop accepting; give running sessions ``drain`` seconds, then cancel them."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._tasks and drain > 0:
+            await asyncio.wait(self._tasks, timeout=drain)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,212 @@
+"""Commands and their completions over one ESL connection: the base of both connection modes.
+
+:class:`EslPeer` owns a :class:`~coreswitch.esl.dispatch.Dispatcher` and, through its completion
+hook, finishes the awaitables that events complete:
+
+* ``bgapi`` — the client generates the ``Job-UUID``; the result is the body of the
+  ``BACKGROUND_JOB`` event carrying it;
+* ``execute`` — ``sendmsg`` with an ``Event-UUID``; FreeSWITCH echoes it as ``Application-UUID`` in
+  ``CHANNEL_EXECUTE_COMPLETE``, which completes the call. It fails with
+  :class:`~coreswitch.esl.errors.ChannelGone` once the channel's hangup is complete (an application
+  interrupted by the hangup still reports ``CHANNEL_EXECUTE_COMPLETE`` first, so its result is not
+  lost), with :class:`TimeoutError` after ``timeout``, and with
+  :class:`~coreswitch.esl.errors.ConnectionLost` when the connection drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid as uuidlib
+from collections.abc import Iterable
+
+from coreswitch.esl import command as cmd
+from coreswitch.esl.connection import Connection
+from coreswitch.esl.dispatch import Dispatcher, Handler
+from coreswitch.esl.errors import ChannelGone, CommandError, ConnectionLost
+from coreswitch.esl.event import Event
+from coreswitch.esl.frame import Frame
+from coreswitch.esl.names import EventName
+
+log = logging.getLogger("coreswitch.esl")
+
+#: Events the peer itself needs to complete jobs and executes and to track channel ends.
+REQUIRED_EVENTS = (
+    EventName.BACKGROUND_JOB,
+    EventName.CHANNEL_EXECUTE_COMPLETE,
+    EventName.CHANNEL_HANGUP,
+    EventName.CHANNEL_HANGUP_COMPLETE,
+    EventName.CHANNEL_DESTROY,
+)
+
+
+def new_uuid() -> str:
+    return str(uuidlib.uuid4())
+
+
+class EslPeer:
+    """What both connection modes share: commands, jobs, executes and event delivery."""
+
+    def __init__(self, *, command_timeout: float = 30.0, inbox_limit: int = 4096,
+                 lane_limit: int = 512) -> None:
+        self.command_timeout = command_timeout
+        self.dispatcher = Dispatcher(
+            on_resume=self._resume, inbox_limit=inbox_limit, lane_limit=lane_limit)
+        self.dispatcher.add_hook(self._complete)
+        self._conn: Connection | None = None
+        self._jobs: dict[str, asyncio.Future[Event]] = {}
+        self._executes: dict[str, dict[str, asyncio.Future[Event]]] = {}  # channel → Event-UUID
+        self._hungup: dict[str, str] = {}  # channel → hangup cause, until CHANNEL_DESTROY
+
+    # -- events ---------------------------------------------------------------------------------
+    def subscribe(self, handler: Handler, names: Iterable[str] | None = None) -> None:
+        """Run ``handler(event)`` for every event (or those named), ordered per channel."""
+        self.dispatcher.subscribe(handler, set(names) if names is not None else None)
+
+    def bind(self, channel: str, handler: Handler) -> None:
+        """Run ``handler(event)`` for each event of one channel, in order."""
+        self.dispatcher.bind(cmd.uuid(channel), handler)
+
+    def hangup_cause(self, channel: str) -> str | None:
+        """The hangup cause if the channel has hung up (and is not yet destroyed)."""
+        return self._hungup.get(channel)
+
+    # -- connection plumbing ---------------------------------------------------------------------
+    def _make_connection(self) -> Connection:
+        return Connection(self.dispatcher.put, on_notice=self._on_notice, on_lost=self._on_lost)
+
+    def _resume(self) -> None:
+        if self._conn is not None:
+            self._conn.resume_reading()
+
+    def _on_notice(self, frame: Frame) -> None:
+        log.debug("disconnect notice: %s", frame.headers.get("Content-Disposition"))
+
+    def _on_lost(self, error: BaseException | None) -> None:
+        self._fail_in_flight(error)
+
+    def _fail_in_flight(self, error: BaseException | None) -> None:
+        detail = f": {error}" if error else ""
+        for job, fut in self._jobs.items():
+            if not fut.done():
+                fut.set_exception(
+                    ConnectionLost(f"connection lost before job {job} finished{detail}"))
+        self._jobs.clear()
+        for channel, pending in self._executes.items():
+            for fut in pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionLost(
+                        f"connection lost while an application ran on {channel}{detail}"))
+        self._executes.clear()
+
+    def _connection(self) -> Connection:
+        conn = self._conn
+        if conn is None or not conn.is_open:
+            raise ConnectionLost("not connected to the switch")
+        return conn
+
+    # -- commands -------------------------------------------------------------------------------
+    async def send(self, data: bytes, *, timeout: float | None = None) -> Frame:
+        """Send pre-built command bytes (see :mod:`coreswitch.esl.command`) and await the reply."""
+        return await self._connection().request(
+            data, self.command_timeout if timeout is None else timeout)
+
+    async def command(self, data: bytes, *, timeout: float | None = None) -> str:
+        """Send a command answered by ``command/reply``; ``-ERR`` raises :class:`CommandError`."""
+        reply = (await self.send(data, timeout=timeout)).reply_text
+        if reply.startswith("-ERR"):
+            raise CommandError(data.split(b"\n", 1)[0].decode("utf-8", "replace"), reply)
+        return reply
+
+    async def api(self, command: str, args: str = "", *, timeout: float | None = None,
+                  check: bool = True) -> str:
+        """Run an API command and return its output. ``-ERR`` raises unless ``check=False``."""
+        frame = await self.send(cmd.api(command, args), timeout=timeout)
+        text = frame.body.decode("utf-8", "replace")
+        if check and text.startswith("-ERR"):
+            raise CommandError(f"api {command} {args}".strip(), text)
+        return text
+
+    async def bgapi(self, command: str, args: str = "", *, timeout: float | None = None,
+                    check: bool = True) -> str:
+        """Run an API command in the background; return the body of its ``BACKGROUND_JOB``."""
+        job = new_uuid()
+        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        self._jobs[job] = fut
+        try:
+            await self.command(cmd.bgapi(command, args, job), timeout=timeout)
+            event = await asyncio.wait_for(
+                fut, self.command_timeout if timeout is None else timeout)
+        except TimeoutError:
+            raise TimeoutError(f"bgapi {command}: no BACKGROUND_JOB within the timeout") from None
+        finally:
+            self._jobs.pop(job, None)
+        text = event.body or ""
+        if check and text.startswith("-ERR"):
+            raise CommandError(f"bgapi {command} {args}".strip(), text)
+        return text
+
+    async def execute(self, channel: str, app: str, arg: str = "", *,
+                      timeout: float | None = None, event_lock: bool = False,
+                      outbound: bool = False) -> Event:
+        """Run a dialplan application on a channel; return its ``CHANNEL_EXECUTE_COMPLETE``.
+
+        ``timeout`` bounds the whole run of the application (``None``: wait as long as the channel
+        lives). ``outbound`` omits the UUID from ``sendmsg`` (outbound mode's own channel).
+        """
+        cmd.uuid(channel)
+        cause = self._hungup.get(channel)
+        if cause is not None:
+            raise ChannelGone(channel, cause, f"cannot execute {app}")
+        event_uuid = new_uuid()
+        data = cmd.execute(None if outbound else channel, app, arg,
+                           event_uuid=event_uuid, event_lock=event_lock)
+        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        pending = self._executes.setdefault(channel, {})
+        pending[event_uuid] = fut
+        try:
+            await self.command(data)
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{app} on {channel} did not complete within {timeout:g} s") from None
+        finally:
+            pending.pop(event_uuid, None)
+            if not pending and self._executes.get(channel) is pending:
+                del self._executes[channel]
+
+    async def hangup(self, channel: str, cause: str = "NORMAL_CLEARING", *,
+                     outbound: bool = False) -> None:
+        await self.command(cmd.hangup(None if outbound else channel, cause))
+
+    # -- completions (router hook: quick, never blocks) ------------------------------------------
+    def _complete(self, event: Event) -> None:
+        name = event.headers.get("Event-Name")
+        if name == EventName.BACKGROUND_JOB:
+            fut = self._jobs.pop(event.headers.get("Job-UUID", ""), None)
+            if fut is not None and not fut.done():
+                fut.set_result(event)
+        elif name == EventName.CHANNEL_EXECUTE_COMPLETE:
+            channel = event.headers.get("Unique-ID", "")
+            pending = self._executes.get(channel)
+            if pending:
+                efut = pending.pop(event.headers.get("Application-UUID", ""), None)
+                if efut is not None and not efut.done():
+                    efut.set_result(event)
+        elif name == EventName.CHANNEL_HANGUP:
+            channel = event.headers.get("Unique-ID", "")
+            self._hungup[channel] = event.headers.get("Hangup-Cause", "UNKNOWN")
+        elif name in (EventName.CHANNEL_HANGUP_COMPLETE, EventName.CHANNEL_DESTROY):
+            channel = event.headers.get("Unique-ID", "")
+            cause = event.headers.get("Hangup-Cause") or self._hungup.get(channel)
+            self.channel_gone(channel, cause)
+            if name == EventName.CHANNEL_DESTROY:
+                self._hungup.pop(channel, None)
+            else:
+                self._hungup[channel] = cause or "UNKNOWN"
+
+    def channel_gone(self, channel: str, cause: str | None, detail: str = "") -> None:
+        """Fail every execute still pending on ``channel``."""
+        for fut in self._executes.pop(channel, {}).values():
+            if not fut.done():
+                fut.set_exception(ChannelGone(channel, cause, detail))
