@@ -130,10 +130,11 @@ class Connection(asyncio.Protocol):
         summary = data.split(b"\n", 1)[0].decode("utf-8", "replace")[:80]
         self._replies.append((summary, fut))
         self._transport.write(data)
-        if timeout is None:
-            return await fut
+        # A timeout or a cancellation cancels ``fut``; it stays in the FIFO as a placeholder and
+        # its reply, when it comes, is discarded.
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            async with asyncio.timeout(timeout):
+                return await fut
         except TimeoutError:
             raise TimeoutError(f"no reply to {summary!r} within {timeout:g} s") from None
 

@@ -1,0 +1,127 @@
+"""The coreswitch configuration: one TOML file, every key with a default.
+
+``load_config(None)`` gives the embedded defaults (simulated switch, SQLite file, in-process state,
+flows from ``./flows`` or ``examples/flows``, HTTP on 127.0.0.1:8080). A file only needs the keys it
+changes. Unknown keys and wrong types are refused with the path of the offending key, e.g.
+``config.toml: switch.port: Expected `int`, got `str```.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+
+class ConfigError(ValueError):
+    """The configuration file cannot be read or does not validate."""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class SwitchConfig(_Section):
+    """``[switch]``: which switch to drive and how to reach it."""
+
+    kind: Literal["sim", "freeswitch"] = "sim"
+    host: str = "127.0.0.1"
+    port: int = 8021  # FreeSWITCH's event socket (inbound connection)
+    password: str = "ClueCon"
+    event_format: Literal["plain", "json"] = "json"
+    outbound_listen: str = "127.0.0.1:8084"  # where FreeSWITCH's `socket` app connects per call
+    linger: int = 10  # seconds an outbound socket lingers after hangup
+    connect_timeout: float = 5.0
+    command_timeout: float = 30.0
+
+
+class StoreConfig(_Section):
+    """``[store]``: the SQLAlchemy database URL."""
+
+    url: str = "sqlite:///coreswitch.db"
+
+
+class StateConfig(_Section):
+    """``[state]``: ``memory`` (one node) or a ``redis://`` URL (several nodes share queues)."""
+
+    backend: str = "memory"
+
+
+class HttpConfig(_Section):
+    """``[http]``: the admin API and dashboard."""
+
+    bind: str = "127.0.0.1:8080"
+    admin_token: str = ""
+
+
+class FlowsConfig(_Section):
+    """``[flows]``: where flows live and which DNIS runs which flow."""
+
+    directories: list[str] = msgspec.field(default_factory=lambda: ["flows", "examples/flows"])
+    routes: dict[str, str] = msgspec.field(default_factory=dict)  # DNIS → flow name
+    watch: bool = False
+
+
+class TtsConfig(_Section):
+    """``[tts]``: text-to-speech rendering."""
+
+    engine: str = "pyttsx3"
+    voice: str = "zh"
+    rate: int = 160
+    cache_dir: str = "var/tts"
+
+
+class PluginsConfig(_Section):
+    """``[plugins]``: which plugins run and their settings (validated by each plugin's schema)."""
+
+    enable: list[str] = msgspec.field(default_factory=list)  # empty: every installed plugin
+    disable: list[str] = msgspec.field(default_factory=list)
+    settings: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+
+
+class Config(_Section):
+    switch: SwitchConfig = msgspec.field(default_factory=SwitchConfig)
+    store: StoreConfig = msgspec.field(default_factory=StoreConfig)
+    state: StateConfig = msgspec.field(default_factory=StateConfig)
+    http: HttpConfig = msgspec.field(default_factory=HttpConfig)
+    flows: FlowsConfig = msgspec.field(default_factory=FlowsConfig)
+    tts: TtsConfig = msgspec.field(default_factory=TtsConfig)
+    plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
+
+
+def parse_address(text: str, what: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:port`` for IPv6) → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(f"{what}: expected host:port, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a TOML file, or return the embedded defaults when ``path`` is None."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        config = msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {_readable(str(exc))}") from None
+    parse_address(config.switch.outbound_listen, f"{path}: switch.outbound_listen")
+    parse_address(config.http.bind, f"{path}: http.bind")
+    return config
+
+
+def _readable(message: str) -> str:
+    # msgspec says "... - at `$.switch.port`"; lead with the key path instead.
+    text, sep, where = message.rpartition(" - at `$.")
+    if not sep:
+        return message
+    return f"{where.rstrip('`')}: {text}"
