@@ -1,0 +1,98 @@
+"""The front end's public entry points: source text in, diagnostics and IR out.
+
+    analysis = analyse(source, env)          # parse + build + check
+    ir, diags = compile_source(source, env)  # … + compile (ir is None when there are errors)
+
+All functions are pure: no file or network access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dsl import ast
+from dsl.builder import Builder
+from dsl.checker import check, check_tests
+from dsl.checker.declarations import declare
+from dsl.compiler import compile_flow
+from dsl.diagnostics import Diagnostic, sort_key
+from dsl.environment import Environment
+from dsl.ir import IR
+from dsl.parser import parse_items
+
+
+@dataclass(frozen=True)
+class Analysis:
+    flow: ast.Flow | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.is_error)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse(source: str, env: Environment | None = None, *, test_file: bool = False
+          ) -> Analysis:
+    """Parse and build the flow AST, without the checker (syntax and structure only)."""
+    items, diags = parse_items(source)
+    if diags:
+        return Analysis(None, tuple(diags))
+    b = Builder((env or Environment()).verbs)
+    flow = b.flow(items, test_file=test_file)
+    return Analysis(flow, tuple(sorted(b.diags, key=sort_key)))
+
+
+def analyse(source: str, env: Environment | None = None, *, test_file: bool = False,
+            target: ast.Flow | None = None) -> Analysis:
+    """Parse, build and check. For a ``*.test.flow`` file pass ``test_file=True`` and the
+    analysed ``target`` flow it names (its tests are checked against that flow)."""
+    env = env or Environment()
+    parsed = parse(source, env, test_file=test_file)
+    if parsed.flow is None:
+        return parsed
+    diags = list(parsed.diagnostics)
+    if test_file:
+        if target is not None:
+            diags.extend(check_tests(parsed.flow, target, env))
+    elif not any(d.code in ("E109",) for d in diags):
+        diags.extend(check(parsed.flow, env))
+    return Analysis(parsed.flow, tuple(sorted(_dedupe(diags), key=sort_key)))
+
+
+def compile_source(source: str, env: Environment | None = None) -> tuple[IR | None,
+                                                                          tuple[Diagnostic, ...]]:
+    """Parse, check and compile. Returns ``(ir, diagnostics)``; ``ir`` is None on errors."""
+    env = env or Environment()
+    a = analyse(source, env)
+    if a.flow is None or a.errors:
+        return None, a.diagnostics
+    return compile_checked(a.flow, env), a.diagnostics
+
+
+def compile_checked(flow: ast.Flow, env: Environment | None = None) -> IR:
+    """Compile a flow that :func:`analyse` reported without errors."""
+    env = env or Environment()
+    scratch: list[Diagnostic] = []
+    _info, scopes = declare(flow, env, scratch)
+    var_types: dict[str, dict[str, str]] = {}
+    sensitive: dict[str, set[str]] = {}
+    for sc in scopes:
+        key = sc.subflow.name if sc.subflow else ""
+        var_types[key] = {n: str(v.type) for n, v in sc.vars.items() if v.scope == "bound"}
+        sensitive[key] = {n: v for n, v in sc.vars.items() if v.sensitive}.keys() | set()
+    return compile_flow(flow, var_types, sensitive, env.verbs)
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[str, int, int, str]] = set()
+    out = []
+    for d in diags:
+        k = (d.code, d.span.line, d.span.col, d.message)
+        if k not in seen:
+            seen.add(k)
+            out.append(d)
+    return out

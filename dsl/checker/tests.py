@@ -1,0 +1,75 @@
+"""Checks of flow tests against the flow they test (E201, E204, E203, E601)."""
+
+from __future__ import annotations
+
+from dsl import ast
+from dsl import types as T
+from dsl.checker.declarations import declare
+from dsl.checker.exprs import ExprChecker
+from dsl.diagnostics import Diagnostic, did_you_mean, error
+from dsl.environment import Environment
+from dsl.testspec import Expect, Mock, TestCase
+
+
+def check_tests(tests_flow: ast.Flow, target: ast.Flow, env: Environment) -> list[Diagnostic]:
+    """Diagnostics for the tests in ``tests_flow`` (which may be ``target`` itself)."""
+    diags: list[Diagnostic] = []
+    scratch: list[Diagnostic] = []
+    info, scopes = declare(target, env, scratch)
+    main = scopes[0]
+    all_states = set(main.states)
+    for sub in info.subflows.values():
+        all_states.update(f"{sub.name}.{s.name}" for s in sub.states)
+    names: set[str] = set()
+    for t in tests_flow.tests:
+        assert isinstance(t, TestCase)
+        if t.name in names:
+            diags.append(error("E206", f"duplicate test '{t.name}'", t.span))
+        names.add(t.name)
+        for step in t.steps:
+            if isinstance(step, Mock):
+                decl = info.functions.get(step.function)
+                if decl is None:
+                    diags.append(error("E204", f"the flow declares no function "
+                                       f"'{step.function}'", step.function_span,
+                                       did_you_mean(step.function, info.functions)))
+                elif step.returns is not None:
+                    got = ExprChecker(main, diags).infer(step.returns)
+                    want = info.function_types[step.function][1]
+                    if not T.assignable(got, want):
+                        diags.append(error("E301", f"'{step.function}' returns {want}, "
+                                           f"the mock gives {got}", step.returns.span))
+            elif isinstance(step, Expect):
+                _expect(step, main, all_states, info.queues, diags)
+    return diags
+
+
+def _expect(step: Expect, main: object, states: set[str], queues: set[str],
+            diags: list[Diagnostic]) -> None:
+    from dsl.checker.scope import Scope
+
+    assert isinstance(main, Scope)
+    v = step.value
+    if step.kind == "state":
+        name = _dotted(v)
+        if name is None:
+            diags.append(error("E601", "expect state needs a state name", step.span))
+        elif name not in states:
+            assert v is not None
+            diags.append(error("E201", f"unknown state '{name}'", v.span,
+                               did_you_mean(name, states)))
+    elif step.kind in ("heard", "not_heard"):
+        if not (isinstance(v, ast.Lit) and v.kind in ("text", "regex")):
+            diags.append(error("E601", f"expect {step.kind} needs a text or r\"pattern\"",
+                               step.span))
+    elif step.kind == "expr" and v is not None:
+        ExprChecker(main, diags).expect(v, T.BOOL, "an expectation")
+
+
+def _dotted(e: ast.Expr | None) -> str | None:
+    if isinstance(e, ast.Name):
+        return e.name
+    if isinstance(e, ast.Attr):
+        base = _dotted(e.obj)
+        return None if base is None else f"{base}.{e.name}"
+    return None

@@ -1,0 +1,177 @@
+"""The verb schema table: one entry per statement verb, giving its parameters and routes.
+
+Built-in verbs and plugin-provided verbs (``Environment.verbs``) are described the same way,
+so they are parsed, checked and reported identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dsl import types as T
+
+# Parameter kinds
+EXPR = "expr"  # a typed expression
+NAME = "name"  # a bare identifier (queue name, channel)
+VAR = "var"  # a variable the verb binds (declared implicitly if new)
+MEDIA = "media"  # a prompt name, or a string naming an audio file
+PROMPT = "prompt"  # a prompt name, or a text expression spoken by TTS
+LANG = "lang"  # a declared language
+FIELDS = "fields"  # repeated ``field NAME = expr`` lines
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    name: str
+    type: T.Type = T.ANY
+    kind: str = EXPR
+    required: bool = False
+    positional: bool = False
+    repeated: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpec:
+    name: str
+    required: bool = False
+    terminal: bool = False  # must the route leave the state (a target or a body that jumps)?
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VerbSchema:
+    name: str
+    params: tuple[ParamSpec, ...] = ()
+    routes: tuple[RouteSpec, ...] = ()
+    terminal: bool = False  # control never continues to the next statement
+    waits_for_caller: bool = False
+    binds: T.Type | None = None  # type of the VAR parameter, when there is one
+    doc: str = ""
+    provider: str = "core"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def param(self, name: str) -> ParamSpec | None:
+        for p in self.params:
+            if p.name == name:
+                return p
+        return None
+
+    def route(self, name: str) -> RouteSpec | None:
+        for r in self.routes:
+            if r.name == name:
+                return r
+        return None
+
+    @property
+    def positional(self) -> tuple[ParamSpec, ...]:
+        return tuple(p for p in self.params if p.positional)
+
+
+P = ParamSpec
+R = RouteSpec
+
+BUILTIN_VERBS: dict[str, VerbSchema] = {
+    v.name: v
+    for v in (
+        VerbSchema("say", (
+            P("text", T.TEXT, required=True, positional=True, doc="text to speak (TTS)"),
+            P("lang", kind=LANG, doc="language of the text (default: the call's language)"),
+            P("barge", T.BOOL, doc="may the caller interrupt by pressing a key (default true)"),
+        ), doc="Speak text with text-to-speech. `{expr as money}` placeholders use say-as rules."),
+        VerbSchema("play", (
+            P("prompt", kind=MEDIA, required=True, positional=True,
+              doc="a prompt from the catalogue, or an audio file path as a string"),
+            P("barge", T.BOOL, doc="may the caller interrupt (default true)"),
+        ), doc="Play a catalogue prompt (in the call's language) or an audio file."),
+        VerbSchema("language", (
+            P("lang", kind=LANG, required=True, positional=True),
+        ), doc="Switch the call's language; later prompts use that variant."),
+        VerbSchema("hangup", (
+            P("cause", T.TEXT, positional=True, doc="a FreeSWITCH hangup cause"),
+        ), terminal=True, doc="End the call with a cause (default NORMAL_CLEARING)."),
+        VerbSchema("transfer", (
+            P("to", T.TEXT, required=True, positional=True,
+              doc="number, extension or dial string"),
+            P("caller_id", T.TEXT), P("timeout", T.DURATION),
+        ), (R("failure", required=True, terminal=True,
+              doc="busy, no answer or invalid number"),),
+            terminal=True, doc="Hand the call to another number; the flow ends when bridged."),
+        VerbSchema("queue", (
+            P("queue", kind=NAME, required=True, positional=True, doc="ACD queue name"),
+            P("priority", T.INT, doc="higher is served first (VIP green channel 100)"),
+            P("skills", T.list_of(T.TEXT), doc="skills the agent needs"),
+            P("max_wait", T.DURATION, required=True, doc="longest wait before overflow"),
+            P("hold_music", kind=MEDIA), P("announce", kind=PROMPT),
+            P("announce_every", T.DURATION), P("announce_position", T.BOOL),
+            P("callback_after", T.DURATION, doc="offer a callback after this wait"),
+            P("callback_prompt", kind=PROMPT),
+        ), (R("overflow", required=True, terminal=True, doc="max wait reached or no agents"),
+            R("callback", terminal=True, doc="caller accepted the callback offer"),
+            R("after", terminal=True, doc="agent hung up first; caller still on the line")),
+            terminal=True, waits_for_caller=True,
+            doc="Put the caller in an ACD queue until an agent answers."),
+        VerbSchema("record", (
+            P("into", kind=VAR, required=True, positional=True,
+              doc="variable receiving the recording's file name"),
+            P("max", T.DURATION), P("silence", T.DURATION), P("beep", T.BOOL),
+            P("terminator", T.TEXT), P("prompt", kind=PROMPT),
+        ), waits_for_caller=True, binds=T.TEXT, doc="Record the caller."),
+        VerbSchema("voicemail", (
+            P("box", T.TEXT, required=True, positional=True, doc="voicemail box"),
+            P("max", T.DURATION), P("prompt", kind=PROMPT), P("beep", T.BOOL),
+        ), waits_for_caller=True, doc="Take a voicemail message (语音留言) into a box."),
+        VerbSchema("work_order", (
+            P("type", T.TEXT, required=True, positional=True,
+              doc="order type, e.g. 故障报修"),
+            P("department", T.TEXT), P("priority", T.TEXT),
+            P("field", kind=FIELDS, repeated=True, doc="`field NAME = expr` lines"),
+            P("into", kind=VAR, doc="variable receiving the order number"),
+        ), (R("failure", required=True, doc="the order could not be created"),),
+            binds=T.TEXT, doc="Create a work order (工单) with fields."),
+        VerbSchema("sms", (
+            P("to", T.TEXT, required=True, positional=True),
+            P("text", T.TEXT, required=True, positional=True),
+        ), (R("failure"),), doc="Send an SMS."),
+        VerbSchema("notify", (
+            P("channel", kind=NAME, required=True, positional=True, doc="wechat, email …"),
+            P("to", T.TEXT, required=True), P("text", T.TEXT, required=True),
+        ), (R("failure"),), doc="Send a notification on another channel."),
+    )
+}
+
+MENU_OPTIONS: dict[str, ParamSpec] = {p.name: p for p in (
+    P("prompt", kind=PROMPT, required=True, doc="greeting played first (greet-long)"),
+    P("short", kind=PROMPT, doc="played on each retry instead of prompt (greet-short)"),
+    P("timeout", T.DURATION, doc="wait for the first key after the prompt (default 5s)"),
+    P("inter_digit", T.DURATION, doc="wait between keys of a multi-key choice (default 2s)"),
+    P("digits", T.INT, doc="longest key sequence (default: longest key)"),
+    P("tries", T.INT, doc="failed attempts before maxtries (default 3)"),
+    P("barge", T.BOOL, doc="keys interrupt the prompt (default true)"),
+)}
+
+COLLECT_OPTIONS: dict[str, ParamSpec] = {p.name: p for p in (
+    P("prompt", kind=PROMPT, required=True),
+    P("short", kind=PROMPT, doc="played on retries"),
+    P("first_digit", T.DURATION, doc="wait for the first key after the prompt (default 5s)"),
+    P("inter_digit", T.DURATION, doc="wait between keys (default 3s)"),
+    P("terminator", T.TEXT, doc="key that ends input early (default #)"),
+    P("length", T.INT, doc="exact number of digits"),
+    P("min", T.INT, doc="fewest digits (default 1)"),
+    P("max", T.INT, doc="most digits (default 20)"),
+    P("pattern", T.TEXT, doc="regular expression the whole input must match"),
+    P("tries", T.INT, doc="failed attempts before maxtries (default 3)"),
+    P("sensitive", T.BOOL, doc="never log, speak or send the value"),
+    P("barge", T.BOOL),
+    P("valid", T.BOOL, doc="extra validity condition on the value (an expression)"),
+)}
+
+INPUT_HANDLERS = ("noinput", "nomatch", "maxtries")
+
+HANGUP_CAUSES = frozenset({
+    "NORMAL_CLEARING", "USER_BUSY", "NO_ANSWER", "CALL_REJECTED", "UNALLOCATED_NUMBER",
+    "NORMAL_TEMPORARY_FAILURE", "SERVICE_UNAVAILABLE", "ORIGINATOR_CANCEL",
+    "NO_USER_RESPONSE", "RECOVERY_ON_TIMER_EXPIRE", "MEDIA_TIMEOUT", "ALLOTTED_TIMEOUT",
+    "DESTINATION_OUT_OF_ORDER", "NORMAL_UNSPECIFIED", "SUBSCRIBER_ABSENT",
+})
