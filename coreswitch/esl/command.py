@@ -16,6 +16,11 @@ argument:
 
 DTMF strings, channel-variable blocks (``{name='value'}``) and hangup causes have their own
 validators. Every argument that can carry caller-controlled text goes through one of these.
+
+A second, FreeSWITCH-side injection exists: the switch expands ``${name}`` in application
+arguments, and ``${api(args)}`` runs an API command. Text that comes from a caller or a CRM (TTS
+text, a name read back, a file name) must go through :func:`literal` before it is placed in an
+application argument.
 """
 
 from __future__ import annotations
@@ -82,6 +87,18 @@ def line_text(value: str, what: str = "argument") -> str:
                 f"{what} contains {ch!r}, which would end the command line: {value[:60]!r}"
             )
     return value
+
+
+def literal(text: str) -> str:
+    """Protect text from FreeSWITCH's variable expansion in an application argument.
+
+    FreeSWITCH expands an argument when it contains ``${`` or escaped data; while expanding, ``\\$``
+    is a literal dollar and ``\\\\`` a literal backslash. Text without ``$`` is never expanded and
+    is returned unchanged (escaping it would leave the backslashes visible).
+    """
+    if "$" not in text:
+        return text
+    return text.replace("\\", "\\\\").replace("$", "\\$")
 
 
 def channel_variables(values: Mapping[str, str | int | bool]) -> str:
