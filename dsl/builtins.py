@@ -103,6 +103,8 @@ BUILTINS: dict[str, Builtin] = {
         Builtin("digits", (T.TEXT,), T.TEXT, lambda s: "".join(c for c in s if c.isdigit()),
                 "only the digits of a text"),
         Builtin("mask", (T.TEXT,), T.TEXT, _mask, "all but the last 4 characters as *"),
+        Builtin("last4", (T.TEXT,), T.TEXT, lambda s: s[-4:],
+                "the last 4 characters (safe to speak for card and account numbers)"),
         Builtin("matches", (T.TEXT, T.TEXT), T.BOOL, _matches,
                 "does the whole text match the pattern"),
         Builtin("is_mobile", (T.TEXT,), T.BOOL, lambda s: _MOBILE.fullmatch(s) is not None,

@@ -108,7 +108,9 @@ _TABLE: tuple[Code, ...] = (
     Code("W504", "sensitive value exposed",
          "A value collected with `sensitive` is spoken, sent by SMS or put in a work order."),
     Code("W505", "unused function", "A function is declared but never called."),
-    Code("W506", "menu has no repeat key", "Callers cannot ask to hear a menu again."),
+    Code("W506", "menu has no repeat key",
+         "A menu of three or more keys has neither a `repeat` key nor a use of '*': callers "
+         "cannot ask to hear it again."),
     # E6xx: flow tests
     Code("E601", "bad test step", "A test line is not a known step or expectation."),
     Code("E602", "test target missing",

@@ -160,7 +160,7 @@ class StatementChecker:
             if v is not None and v.sensitive:
                 self.diags.append(warning(
                     "W504", f"'{n.name}' was collected as sensitive and is exposed here", n.span,
-                    "speak or send mask(…) of it, or nothing"))
+                    "speak or send mask(…) or last4(…) of it, or nothing"))
 
     # ------------------------------------------------------------ menus and collects
     def options(self, opts: Sequence[ast.Option], specs: dict[str, ParamSpec], where: str
@@ -260,7 +260,8 @@ class StatementChecker:
             self.action(k.action, must_leave=True, what=f"key {k.key}")
         if not s.keys:
             self.err("E302", "menu has no keys", head, "add lines like: key 1 -> outage")
-        if len(s.keys) >= 3 and not any(k.action.keyword == "repeat" for k in s.keys):
+        if len(s.keys) >= 3 and not any(k.action.keyword == "repeat" or k.key == "*"
+                                        for k in s.keys):
             self.diags.append(warning("W506", "menu has no repeat key", head,
                                       'e.g. key "*" repeat   (重听请按星号键)'))
         self.input_handlers(s, "menu", head)
@@ -448,6 +449,9 @@ class StatementChecker:
                     self.sensitive_use(seen[key].value)
 
 
+_SAFE_FUNCTIONS = frozenset({"mask", "last4", "len"})
+
+
 def _name_of(e: ast.Expr) -> str:
     if isinstance(e, ast.Name):
         return e.name
@@ -462,15 +466,13 @@ def _names(e: ast.Expr) -> list[ast.Name]:
     out: list[ast.Name] = []
     if isinstance(e, ast.Template):
         for p in e.parts:
-            if isinstance(p, ast.Placeholder) and p.say_as != "digits_masked":
-                if isinstance(p.expr, ast.Call) and p.expr.func == "mask":
-                    continue
+            if isinstance(p, ast.Placeholder):
                 out.extend(_names(p.expr))
     elif isinstance(e, ast.Attr):
         out.extend(_names(e.obj))
     elif isinstance(e, ast.Binary):
         out.extend(_names(e.left) + _names(e.right))
-    elif isinstance(e, ast.Call) and e.func != "mask":
+    elif isinstance(e, ast.Call) and e.func not in _SAFE_FUNCTIONS:
         for a in e.args:
             out.extend(_names(a))
     return out
