@@ -50,6 +50,7 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._paused = False
         loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = loop.create_future()  # set by connection_made
         self.auth_request: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self.peer: tuple[str, int] | None = None
@@ -60,6 +61,8 @@ class Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self.peer = transport.get_extra_info("peername")
+        if not self.ready.done():
+            self.ready.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -108,9 +111,10 @@ class Connection(asyncio.Protocol):
             if not fut.done():
                 fut.set_exception(
                     ConnectionLost(f"connection closed before {command!r} got a reply"))
-        if not self.auth_request.done():
-            self.auth_request.set_exception(err)
-            self.auth_request.exception()  # mark retrieved: nobody may be waiting
+        for waiter in (self.ready, self.auth_request):
+            if not waiter.done():
+                waiter.set_exception(err)
+                waiter.exception()  # mark retrieved: nobody may be waiting
         if not self.closed.done():
             self.closed.set_result(None)
         if self._on_lost:

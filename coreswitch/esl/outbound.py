@@ -124,6 +124,7 @@ class OutboundServer:
         self.port = sock.getsockname()[1]
 
     def _accept(self) -> asyncio.Protocol:
+        """Protocol factory: one session per connection (also used for in-memory connections)."""
         session = OutboundSession(event_format=self.event_format, linger=self.linger)
         conn = session._make_connection()
         session._conn = conn
@@ -136,6 +137,9 @@ class OutboundServer:
     async def _serve(self, session: OutboundSession) -> None:
         self.sessions.add(session)
         try:
+            # The factory runs before the transport exists: wait for connection_made.
+            assert session._conn is not None
+            await asyncio.wait_for(asyncio.shield(session._conn.ready), 10)
             await session.handshake()
             await self.handler(session)
         except asyncio.CancelledError:

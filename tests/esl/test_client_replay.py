@@ -233,11 +233,6 @@ async def test_outbound_session_replays_the_recorded_call() -> None:
         "sendmsg", "sendmsg", "sendmsg", "exit"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "OutboundServer._accept (coreswitch/esl/outbound.py:125-131) creates the _serve task inside "
-    "the protocol factory, so handshake() runs before connection_made(): EslPeer._connection() "
-    "raises ConnectionLost('not connected to the switch'), nothing is ever sent and the socket "
-    "stays open"))
 async def test_outbound_server_serves_the_recorded_call() -> None:
     results: list[dict[str, object]] = []
     sessions: list[OutboundSession] = []
