@@ -36,6 +36,9 @@ _TOKEN_NAMES = {
 }
 
 
+_EOF = "\x00eof"
+
+
 class _SyntaxProblem(Exception):
     def __init__(self, diag: Diagnostic) -> None:
         super().__init__(diag.message)
@@ -65,15 +68,18 @@ class _Indenter:
                     levels.append(indent)
                     yield LexToken.new_borrow_pos("_INDENT", indent_str, tok)
                 else:
+                    before = list(levels)
                     while indent < levels[-1]:
                         levels.pop()
                         yield LexToken.new_borrow_pos("_DEDENT", indent_str, tok)
                     if indent != levels[-1]:
                         line = (tok.end_line or tok.line or 1)
+                        outer = " or ".join(str(x) for x in before)
                         raise _SyntaxProblem(error(
-                            "E102", "indentation does not match any enclosing block",
+                            "E102", f"this line is indented by {indent} spaces, but the "
+                            f"enclosing blocks are at {outer}",
                             Span.point(line, indent + 1),
-                            f"indent this line by {levels[-1]} spaces like the lines of its block",
+                            "indent every line of a block by the same amount",
                         ))
                 continue
             yield tok
@@ -84,7 +90,7 @@ class _Indenter:
         while len(levels) > 1:
             levels.pop()
             if last is not None:
-                yield LexToken.new_borrow_pos("_DEDENT", "", last)
+                yield LexToken.new_borrow_pos("_DEDENT", _EOF, last)
             else:
                 yield LexToken("_DEDENT", "", 0, 1, 1, 1, 1, 0)
 
@@ -148,10 +154,12 @@ def _from_lark(e: UnexpectedInput, source: str) -> Diagnostic:
     assert isinstance(e, UnexpectedToken)
     tok: Token = e.token
     expected = sorted(e.expected)
-    if tok.type == "$END":
+    if tok.type == "$END" or (tok.type == "_DEDENT" and tok.value == _EOF):
         lines = source.rstrip("\n").splitlines() or [""]
-        return error("E105", "unexpected end of file", Span.point(len(lines), len(lines[-1]) + 1),
-                     _expect_hint(expected))
+        hint = ("a '(', '[' or '{' opened earlier is never closed"
+                if tok.type == "_DEDENT" else _expect_hint(expected))
+        return error("E105", "unexpected end of file",
+                     Span.point(len(lines), len(lines[-1]) + 1), hint)
     if tok.type == "_INDENT":
         line = tok.line or 1
         col = tok.column or 1

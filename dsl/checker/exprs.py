@@ -63,6 +63,11 @@ class ExprChecker:
             v.reads += 1
             return v.type
         if isinstance(e, ast.Attr):
+            if isinstance(e.obj, ast.Name) and self.scope.lookup(e.obj.name) is None and \
+                    e.name in ("open", "holiday", "special"):
+                return self.err("E208", f"unknown calendar '{e.obj.name}'", e.obj,
+                                did_you_mean(e.obj.name, self.scope.info.calendars)
+                                or f"declare it: hours {e.obj.name}: …")
             base = self.infer(e.obj)
             if base == T.DATETIME:
                 ft = DATETIME_FIELDS.get(e.name)

@@ -337,15 +337,16 @@ class StatementChecker:
                 self.exprs.infer(a)
             return
         params, _ret = info.function_types[c.func]
-        self.arguments(c, params, f"'{c.func}'", "E303")
+        self.arguments(c, params, f"'{c.func}'", "E303", c.func)
 
     def arguments(self, c: ast.Call, params: Sequence[tuple[str, T.Type]], what: str,
-                  code: str) -> None:
+                  code: str, name: str) -> None:
         names = [n for n, _ in params]
+        sig = f"{name}({', '.join(f'{n}: {t}' for n, t in params)})"
         given: dict[str, ast.Expr] = {}
         if len(c.args) > len(params):
             self.err(code, f"{what} takes {len(params)} argument(s), got {len(c.args)}",
-                     c.args[len(params)].span, f"{what}({', '.join(names)})")
+                     c.args[len(params)].span, sig)
         for (n, _), a in zip(params, c.args, strict=False):
             given[n] = a
         for k, v in c.kwargs:
@@ -356,8 +357,7 @@ class StatementChecker:
             given[k] = v
         for n, t in params:
             if n not in given:
-                self.err(code, f"{what} needs input '{n}'", c.span,
-                         f"{what}({', '.join(names)})")
+                self.err(code, f"{what} needs input '{n}'", c.span, sig)
             else:
                 self.exprs.expect(given[n], t, f"input '{n}' of {what}")
         for a in c.args[len(params):]:
@@ -370,7 +370,7 @@ class StatementChecker:
                      did_you_mean(s.call.func, self.scope.info.subflows))
             return
         params = [(p.name, self.scope.info.param_type(p)) for p in sub.inputs]
-        self.arguments(s.call, params, f"subflow '{sub.name}'", "E304")
+        self.arguments(s.call, params, f"subflow '{sub.name}'", "E304", sub.name)
 
     def ret(self, s: ast.Return) -> None:
         sub = self.scope.subflow
