@@ -163,7 +163,7 @@ def test_a_failed_parser_stays_failed() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "FrameParser.feed (coreswitch/esl/frame.py:123-131) checks max_header_bytes only while the "
+    "FrameParser.feed (coreswitch/esl/frame.py:128-136) checks max_header_bytes only while the "
     "blank line is missing: a header block over the limit that arrives in one read is accepted, "
     "the same bytes split into small reads raise ProtocolError"))
 def test_the_header_limit_does_not_depend_on_how_tcp_split_the_bytes() -> None:
