@@ -1,0 +1,1 @@
+"""Switch backends: the simulated switch (``sim``); FreeSWITCH itself is reached via ESL."""

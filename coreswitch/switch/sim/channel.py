@@ -1,0 +1,263 @@
+"""A simulated channel: identity, caller profile, state machine, answer state and variables.
+
+FreeSWITCH reports two state fields: ``Channel-State`` is the state the state machine last *ran*
+(``running_state``), ``Channel-State-Number`` the state it was last *set to* (``state``); e.g.
+``CHANNEL_CREATE`` says ``CS_INIT`` / ``2`` because routing is already requested. Call states
+(``Channel-Call-State``) and answer states (``Answer-State``) move independently.
+
+Variables keep FreeSWITCH's ordering rule: setting a variable removes and re-appends it, so the
+most recently set variables come last in every event (``current_application`` and friends move).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class ChannelState(IntEnum):
+    CS_NEW = 0
+    CS_INIT = 1
+    CS_ROUTING = 2
+    CS_SOFT_EXECUTE = 3
+    CS_EXECUTE = 4
+    CS_EXCHANGE_MEDIA = 5
+    CS_PARK = 6
+    CS_CONSUME_MEDIA = 7
+    CS_HIBERNATE = 8
+    CS_RESET = 9
+    CS_HANGUP = 10
+    CS_REPORTING = 11
+    CS_DESTROY = 12
+    CS_NONE = 13
+
+
+class CallState(IntEnum):
+    DOWN = 0
+    DIALING = 1
+    RINGING = 2
+    EARLY = 3
+    ACTIVE = 4
+    HELD = 5
+    RING_WAIT = 6
+    HANGUP = 7
+
+
+#: Q.850 codes of the hangup causes the simulator produces.
+Q850 = {
+    "NORMAL_CLEARING": 16, "USER_BUSY": 17, "NO_USER_RESPONSE": 18, "NO_ANSWER": 19,
+    "CALL_REJECTED": 21, "UNALLOCATED_NUMBER": 1, "NORMAL_TEMPORARY_FAILURE": 41,
+    "ORIGINATOR_CANCEL": 487, "LOSE_RACE": 502, "USER_NOT_REGISTERED": 606,
+    "SUBSCRIBER_ABSENT": 20, "MANAGER_REQUEST": 503, "DESTINATION_OUT_OF_ORDER": 27,
+    "RECOVERY_ON_TIMER_EXPIRE": 102, "ATTENDED_TRANSFER": 601, "NORMAL_UNSPECIFIED": 31,
+}
+
+
+class Variables:
+    """Channel variables in FreeSWITCH order: (re)setting a variable moves it to the end."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, str] = {}
+
+    def set(self, name: str, value: str | None) -> None:
+        self._values.pop(name, None)
+        if value is not None and value != "":
+            self._values[name] = value
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._values.get(name, default)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        return iter(list(self._values.items()))
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+@dataclass
+class Message:
+    """A ``sendmsg`` execute waiting to run on a channel."""
+
+    app: str
+    arg: str
+    app_uuid: str
+    loops: int = 1
+    #: the sendmsg headers, echoed in front of the ``PRIVATE_COMMAND`` event
+    lead: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
+
+
+@dataclass
+class CallerProfile:
+    """The ``Caller-*`` headers of a channel (FreeSWITCH's caller profile)."""
+
+    direction: str
+    caller_id_name: str
+    caller_id_number: str
+    destination_number: str
+    callee_id_name: str = ""
+    callee_id_number: str = ""
+    ani: str = ""
+    dialplan: str = "xml"
+    context: str = "default"
+    source: str = "mod_sofia"
+
+
+@dataclass
+class Channel:
+    """One leg of a call inside the simulated switch."""
+
+    uuid: str
+    name: str
+    session_id: int
+    profile: CallerProfile
+    created_us: int
+    state: ChannelState = ChannelState.CS_NEW
+    running_state: ChannelState = ChannelState.CS_NEW
+    call_state: CallState = CallState.DOWN
+    answer_state: str = "ringing"
+    hangup_cause: str | None = None
+    variables: Variables = field(default_factory=Variables)
+    answered_us: int = 0
+    progress_us: int = 0
+    progress_media_us: int = 0
+    hangup_us: int = 0
+    transfer_us: int = 0
+    bridged_us: int = 0
+    #: sendmsg ``execute`` messages waiting for the channel's control loop (park, socket).
+    inbox: deque[Message] = field(default_factory=deque)
+    #: Set whenever the control loop has something to look at (a message, a hangup, a transfer).
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Replaced and set each time a prompt starts (scripted callers wait on it).
+    prompt_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    digits_dialed: str = ""
+    transfer_to: tuple[str, str, str] | None = None  # (extension, dialplan, context)
+    bridge_request: Channel | None = None
+    bridge_driver: bool = False
+    #: The route an originated leg runs once answered (``&park``, an extension …).
+    pending_route: list[tuple[str, str]] | None = None
+    #: Set by an outbound socket's ``exit``: the ``socket`` application ends.
+    socket_done: bool = False
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    socket_session: object | None = None
+    #: Digits received but not yet consumed by an application (type-ahead).
+    dtmf: list[str] = field(default_factory=list)
+    dtmf_arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    hungup: asyncio.Event = field(default_factory=asyncio.Event)
+    destroyed: asyncio.Event = field(default_factory=asyncio.Event)
+    application: str = ""
+    application_data: str = ""
+    bridged_to: Channel | None = None
+    #: Set while a media application should stop early (``uuid_break``).
+    break_media: asyncio.Event = field(default_factory=asyncio.Event)
+    prompts_started: int = 0
+    other_leg: Channel | None = None
+    #: Keeps the channel from being destroyed (an outbound socket lingering on it).
+    holds: int = 0
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def up(self) -> bool:
+        """True until the channel hangs up (a method: it changes across awaits)."""
+        return self.hangup_cause is None
+
+    @property
+    def direction(self) -> str:
+        return self.profile.direction
+
+    def poke(self) -> None:
+        self.wakeup.set()
+
+    def prompt_started(self) -> None:
+        self.prompts_started += 1
+        signal, self.prompt_signal = self.prompt_signal, asyncio.Event()
+        signal.set()
+
+    def add_dtmf(self, digit: str) -> None:
+        self.dtmf.append(digit)
+        self.digits_dialed += digit
+        self.dtmf_arrived.set()
+
+    def channel_headers(self, include_profile: bool = True) -> dict[str, str]:
+        """The channel block of an event, in the order of the captures."""
+        p = self.profile
+        h: dict[str, str] = {
+            "Channel-State": self.running_state.name,
+            "Channel-Call-State": self.call_state.name,
+            "Channel-State-Number": str(int(self.state)),
+            "Channel-Name": self.name,
+            "Unique-ID": self.uuid,
+            "Call-Direction": p.direction,
+            "Presence-Call-Direction": p.direction,
+            "Channel-HIT-Dialplan": "true" if p.direction == "inbound" else "false",
+            "Channel-Call-UUID": self.uuid,
+            "Answer-State": self.answer_state,
+        }
+        if self.hangup_cause is not None:
+            h["Hangup-Cause"] = self.hangup_cause
+        h.update({
+            "Channel-Read-Codec-Name": "PCMA", "Channel-Read-Codec-Rate": "8000",
+            "Channel-Read-Codec-Bit-Rate": "64000", "Channel-Write-Codec-Name": "PCMA",
+            "Channel-Write-Codec-Rate": "8000", "Channel-Write-Codec-Bit-Rate": "64000",
+        })
+        if include_profile:
+            h.update(self.profile_headers("Caller"))
+        return h
+
+    def profile_headers(self, prefix: str) -> dict[str, str]:
+        p = self.profile
+        h: dict[str, str] = {
+            f"{prefix}-Direction": p.direction,
+            f"{prefix}-Logical-Direction": p.direction,
+            f"{prefix}-Dialplan": p.dialplan,
+        }
+        if p.caller_id_name:
+            h[f"{prefix}-Caller-ID-Name"] = p.caller_id_name
+        h[f"{prefix}-Caller-ID-Number"] = p.caller_id_number
+        if p.caller_id_name:
+            h[f"{prefix}-Orig-Caller-ID-Name"] = p.caller_id_name
+        h[f"{prefix}-Orig-Caller-ID-Number"] = p.caller_id_number
+        if p.callee_id_name:
+            h[f"{prefix}-Callee-ID-Name"] = p.callee_id_name
+        if p.callee_id_number:
+            h[f"{prefix}-Callee-ID-Number"] = p.callee_id_number
+        h.update({
+            f"{prefix}-ANI": p.ani or p.caller_id_number,
+            f"{prefix}-Destination-Number": p.destination_number,
+            f"{prefix}-Unique-ID": self.uuid,
+            f"{prefix}-Source": p.source,
+            f"{prefix}-Context": p.context,
+            f"{prefix}-Channel-Name": self.name,
+            f"{prefix}-Profile-Index": "1",
+            f"{prefix}-Profile-Created-Time": str(self.created_us),
+            f"{prefix}-Channel-Created-Time": str(self.created_us),
+            f"{prefix}-Channel-Answered-Time": str(self.answered_us),
+            f"{prefix}-Channel-Progress-Time": str(self.progress_us),
+            f"{prefix}-Channel-Progress-Media-Time": str(self.progress_media_us),
+            f"{prefix}-Channel-Hangup-Time": str(self.hangup_us),
+            f"{prefix}-Channel-Transfer-Time": str(self.transfer_us),
+            f"{prefix}-Channel-Resurrect-Time": "0",
+            f"{prefix}-Channel-Bridged-Time": str(self.bridged_us),
+            f"{prefix}-Channel-Last-Hold": "0",
+            f"{prefix}-Channel-Hold-Accum": "0",
+            f"{prefix}-Screen-Bit": "true",
+            f"{prefix}-Privacy-Hide-Name": "false",
+            f"{prefix}-Privacy-Hide-Number": "false",
+        })
+        return h
+
+    def variable_headers(self) -> dict[str, str]:
+        return {f"variable_{k}": v for k, v in self.variables.items()}
+
+    def take_dtmf(self) -> str | None:
+        if self.dtmf:
+            digit = self.dtmf.pop(0)
+            if not self.dtmf:
+                self.dtmf_arrived.clear()
+            return digit
+        return None

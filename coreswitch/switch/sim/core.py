@@ -1,0 +1,413 @@
+"""The switch core: live channels, their lifecycles and the events each step fires.
+
+Every channel has one task (:meth:`SwitchCore.run_channel`) that runs its dialplan route and,
+once it hangs up, the hangup → reporting → destroy sequence, so a channel's events come out in the
+order FreeSWITCH fires them (captured sequences in ``shared/esl``)::
+
+    CHANNEL_STATE CS_INIT, CHANNEL_CREATE, CHANNEL_CALLSTATE RINGING, CHANNEL_STATE CS_ROUTING,
+    CHANNEL_STATE CS_EXECUTE, (CHANNEL_EXECUTE, app events, CHANNEL_EXECUTE_COMPLETE)*,
+    CHANNEL_HANGUP, (the running app's EXECUTE_COMPLETE), CHANNEL_STATE CS_HANGUP,
+    CHANNEL_CALLSTATE HANGUP, CHANNEL_STATE CS_REPORTING, CHANNEL_HANGUP_COMPLETE,
+    CHANNEL_DESTROY, CHANNEL_STATE CS_DESTROY
+
+Applications (:mod:`.apps`) run inside that task; ``sendmsg`` executes queue on the channel and
+run one at a time from the control loop of ``park`` or ``socket``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid as uuidlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from coreswitch.switch.sim.apps import run_app
+from coreswitch.switch.sim.bridge import bridge_legs
+from coreswitch.switch.sim.channel import (
+    Q850,
+    CallerProfile,
+    CallState,
+    Channel,
+    ChannelState,
+    Message,
+)
+from coreswitch.switch.sim.clock import SimClock
+from coreswitch.switch.sim.dialstring import Endpoint
+from coreswitch.switch.sim.events import EventBus, EventFactory
+from coreswitch.switch.sim.wire import SimEvent
+
+log = logging.getLogger("coreswitch.switch.sim")
+
+#: A dialplan route: the applications an extension runs, in order.
+Route = list[tuple[str, str]]
+
+
+class Dial(Protocol):
+    async def dial(self, endpoint: Endpoint, variables: dict[str, str], caller: Channel | None,
+                   timeout: float, abort: asyncio.Event | None = None) -> Channel | str: ...
+
+
+@dataclass
+class MediaTiming:
+    """How long media lasts, in switch seconds (scaled by the clock's ``speed``)."""
+
+    default_file: float = 2.0
+    files: dict[str, float] = field(default_factory=dict)
+    tone: float = 0.6
+    #: TTS speaking rate (characters per second) and the shortest utterance.
+    tts_chars_per_second: float = 5.0
+    tts_min: float = 0.5
+
+    def file_seconds(self, path: str) -> float:
+        if path in self.files:
+            return self.files[path]
+        if path.startswith("silence_stream://"):
+            ms = path[len("silence_stream://"):].split(",", 1)[0]
+            return int(ms) / 1000 if ms.lstrip("-").isdigit() and int(ms) >= 0 else 3600.0
+        if path.startswith("tone_stream://"):
+            return self.tone
+        return self.default_file
+
+    def speech_seconds(self, text: str) -> float:
+        return max(self.tts_min, len(text) / self.tts_chars_per_second)
+
+
+class SwitchCore:
+    """Channels, their lifecycle, and firing their events."""
+
+    def __init__(self, clock: SimClock, *, hostname: str = "sim",
+                 media: MediaTiming | None = None) -> None:
+        self.clock = clock
+        self.core_uuid = str(uuidlib.uuid4())
+        self.factory = EventFactory(clock, self.core_uuid, hostname=hostname)
+        self.bus = EventBus()
+        self.media = media or MediaTiming()
+        self.channels: dict[str, Channel] = {}
+        self.session_count = 0
+        self.peak = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.hostname = hostname
+        self.dialplan: dict[str, Route] = {}
+        self.default_route: Route = [("park", "")]
+        #: Set by the facade: runs ``socket`` (connects to an outbound-socket server).
+        self.socket_runner: Callable[[Channel, str], Awaitable[str]] | None = None
+        #: Set by the facade: places outgoing legs (agents, loopback).
+        self.dialer: Dial | None = None
+        self.started_us = 0
+
+    # -- events ---------------------------------------------------------------------------------
+    def fire(self, name: str, channel: Channel | None = None,
+             fields: Mapping[str, str] | None = None, **kw: object) -> SimEvent:
+        lead = kw.get("lead")
+        body = kw.get("body")
+        variables = kw.get("variables")
+        event = self.factory.make(
+            name, channel, fields,
+            lead=lead if isinstance(lead, dict) else None,
+            body=body if isinstance(body, str) else None,
+            variables=variables if isinstance(variables, bool) else None)
+        self.bus.fire(event)
+        return event
+
+    # -- channels -------------------------------------------------------------------------------
+    def new_channel(
+        self, *, direction: str, name: str, caller_id_name: str, caller_id_number: str,
+        destination: str, variables: Mapping[str, str] | None = None,
+        uuid: str | None = None, source: str = "mod_sofia", context: str = "default",
+        callee_id_name: str = "", callee_id_number: str = "",
+    ) -> Channel:
+        self.session_count += 1
+        ch = Channel(
+            uuid=uuid or str(uuidlib.uuid4()), name=name, session_id=self.session_count,
+            profile=CallerProfile(direction, caller_id_name, caller_id_number, destination,
+                                  callee_id_name=callee_id_name,
+                                  callee_id_number=callee_id_number,
+                                  source=source, context=context),
+            created_us=self.clock.now_us(), running_state=ChannelState.CS_NONE)
+        v = ch.variables
+        for key, value in (("direction", direction), ("uuid", ch.uuid),
+                           ("session_id", str(ch.session_id)), ("channel_name", name),
+                           ("read_codec", "PCMA"), ("read_rate", "8000"),
+                           ("write_codec", "PCMA"), ("write_rate", "8000")):
+            v.set(key, value)
+        for key, value in (variables or {}).items():
+            v.set(key, value)
+        v.set("call_uuid", ch.uuid)
+        self.channels[ch.uuid] = ch
+        self.peak = max(self.peak, len(self.channels))
+        return ch
+
+    def spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
+        async def wrap() -> None:
+            await coro
+        task = asyncio.get_running_loop().create_task(wrap(), name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("simulated switch task %s failed", task.get_name(),
+                      exc_info=task.exception())
+
+    def set_state(self, ch: Channel, state: ChannelState, *, run: bool = True) -> None:
+        """Request ``state`` and (``run``) let the state machine run it: one CHANNEL_STATE."""
+        ch.state = state
+        if run:
+            ch.running_state = state
+            self.fire("CHANNEL_STATE", ch)
+
+    def set_call_state(self, ch: Channel, state: CallState) -> None:
+        original = ch.call_state
+        ch.call_state = state
+        self.fire("CHANNEL_CALLSTATE", ch, {"Original-Channel-Call-State": original.name,
+                                            "Channel-Call-State-Number": str(int(state))})
+
+    def announce_inbound(self, ch: Channel) -> None:
+        """An inbound call arrives and is routed (the captured B-leg sequence)."""
+        self.set_state(ch, ChannelState.CS_INIT)
+        ch.state = ChannelState.CS_ROUTING
+        self.fire("CHANNEL_CREATE", ch)
+        ch.running_state = ChannelState.CS_ROUTING
+        self.set_call_state(ch, CallState.RINGING)
+        self.fire("CHANNEL_STATE", ch)
+        self.set_state(ch, ChannelState.CS_EXECUTE)
+
+    def announce_outgoing(self, ch: Channel) -> None:
+        """An originated leg is created (the captured A-leg sequence, before it rings)."""
+        ch.state = ChannelState.CS_INIT
+        self.fire("CHANNEL_OUTGOING", ch)
+        ch.running_state = ChannelState.CS_INIT
+        self.fire("CHANNEL_STATE", ch)
+        ch.state = ChannelState.CS_ROUTING
+        self.fire("CHANNEL_CREATE", ch)
+        self.fire("CHANNEL_ORIGINATE", ch)
+        ch.running_state = ChannelState.CS_ROUTING
+        self.fire("CHANNEL_STATE", ch)
+        self.set_state(ch, ChannelState.CS_CONSUME_MEDIA)
+
+    def ring(self, ch: Channel) -> None:
+        ch.progress_us = self.clock.now_us()
+        self.fire("CHANNEL_PROGRESS", ch)
+        self.set_call_state(ch, CallState.RINGING)
+
+    def answer(self, ch: Channel) -> bool:
+        if not ch.up():
+            return False
+        if ch.answer_state == "answered":
+            return True
+        ch.answered_us = self.clock.now_us()
+        ch.answer_state = "answered"
+        ch.answered.set()
+        self.fire("CHANNEL_ANSWER", ch)
+        self.set_call_state(ch, CallState.ACTIVE)
+        return True
+
+    def hangup(self, ch: Channel, cause: str = "NORMAL_CLEARING") -> bool:
+        """Hang up now: fires CHANNEL_HANGUP; the channel's task does the rest."""
+        if not ch.up():
+            return False
+        ch.hangup_cause = cause
+        ch.state = ChannelState.CS_HANGUP
+        ch.answer_state = "hangup"
+        self.fire("CHANNEL_HANGUP", ch)
+        ch.hungup.set()
+        ch.poke()
+        ch.break_media.set()
+        return True
+
+    def dtmf(self, ch: Channel, digits: str, source: str = "APP", duration: int = 2000) -> None:
+        for digit in digits:
+            if digit in "wW":
+                continue
+            ch.add_dtmf(digit)
+            self.fire("DTMF", ch, {"DTMF-Digit": digit, "DTMF-Duration": str(duration),
+                                   "DTMF-Source": source})
+
+    def send(self, ch: Channel, message: Message) -> None:
+        ch.inbox.append(message)
+        ch.poke()
+
+    # -- a channel's life -----------------------------------------------------------------------
+    async def run_leg(self, ch: Channel) -> None:
+        """An originated leg: wait to be given a route (or to be bridged), then live it."""
+        while ch.up() and ch.pending_route is None:
+            ch.wakeup.clear()
+            await ch.wakeup.wait()
+        if ch.up() and ch.pending_route is not None:
+            route, ch.pending_route = ch.pending_route, None
+            self.set_state(ch, ChannelState.CS_EXECUTE)
+            await self.run_channel(ch, route)
+        else:
+            await self.finish(ch)
+
+    async def run_channel(self, ch: Channel, route: Route) -> None:
+        try:
+            while ch.up():
+                await self.run_route(ch, route)
+                other = ch.bridge_request
+                if other is not None and ch.up():
+                    ch.bridge_request = None
+                    if ch.bridge_driver:
+                        ch.bridge_driver = False
+                        await bridge_legs(self, ch, other)
+                        if ch.up():
+                            self.hangup(ch, "NORMAL_CLEARING")
+                    else:
+                        await ch.hungup.wait()
+                    break
+                target = ch.transfer_to
+                if target is None or not ch.up():
+                    break
+                ch.transfer_to = None
+                route = self.route_for(target[0])
+                ch.profile.destination_number = target[0]
+                ch.transfer_us = self.clock.now_us()
+                self.set_state(ch, ChannelState.CS_ROUTING)
+                self.set_state(ch, ChannelState.CS_EXECUTE)
+            if ch.up():
+                self.hangup(ch, "NORMAL_CLEARING")
+            await ch.hungup.wait()
+        finally:
+            await self.finish(ch)
+
+    def route_for(self, extension: str) -> Route:
+        return list(self.dialplan.get(extension, self.default_route))
+
+    async def run_route(self, ch: Channel, route: Route) -> None:
+        for app, arg in route:
+            if not ch.up() or ch.transfer_to is not None:
+                return
+            await self.execute(ch, Message(app, arg, str(uuidlib.uuid4())), from_dialplan=True)
+
+    async def control_loop(self, ch: Channel, *, socket: bool = False) -> str:
+        """Run queued ``sendmsg`` executes until hangup, transfer or bridge (park, socket)."""
+        while (ch.up() and ch.transfer_to is None and ch.bridge_request is None
+               and not (socket and ch.socket_done)):
+            if ch.inbox:
+                await self.execute(ch, ch.inbox.popleft())
+                continue
+            ch.wakeup.clear()
+            await ch.wakeup.wait()
+        return "_none_"
+
+    async def execute(self, ch: Channel, msg: Message, *, from_dialplan: bool = False) -> None:
+        v = ch.variables
+        if not from_dialplan:
+            v.set("current_loop", "1")
+            v.set("total_loops", str(msg.loops))
+        v.set("current_application", msg.app)
+        v.set("current_application_data", msg.arg)
+        ch.application, ch.application_data = msg.app, msg.arg
+        fields = {"Application": msg.app}
+        if msg.arg:
+            fields["Application-Data"] = msg.arg
+        fields["Application-UUID"] = msg.app_uuid
+        self.fire("CHANNEL_EXECUTE", ch, fields)
+        v.set("current_application", msg.app)
+        try:
+            response = await run_app(self, ch, msg.app, msg.arg)
+        except Exception:
+            log.exception("simulated application %s failed", msg.app)
+            response = "-ERR"
+        fields = {"Application": msg.app}
+        if msg.arg:
+            fields["Application-Data"] = msg.arg
+        fields["Application-Response"] = response or "_none_"
+        fields["Application-UUID"] = msg.app_uuid
+        self.fire("CHANNEL_EXECUTE_COMPLETE", ch, fields)
+        if msg.lead:
+            self.fire("PRIVATE_COMMAND", ch, lead=msg.lead, body=msg.body)
+
+    async def finish(self, ch: Channel) -> None:
+        """CS_HANGUP → CS_REPORTING → CS_DESTROY, holding for an outbound socket's linger."""
+        if ch.up():
+            self.hangup(ch, "NORMAL_CLEARING")
+        self.set_state(ch, ChannelState.CS_HANGUP)
+        ch.hangup_us = self.clock.now_us()
+        self.set_call_state(ch, CallState.HANGUP)
+        self._hangup_variables(ch)
+        self.set_state(ch, ChannelState.CS_REPORTING)
+        self.fire("CHANNEL_HANGUP_COMPLETE", ch, {"Hangup-Cause": ch.hangup_cause or ""})
+        if ch.holds:
+            await ch.released.wait()
+        ch.state = ChannelState.CS_DESTROY
+        self.fire("CHANNEL_DESTROY", ch)
+        ch.running_state = ChannelState.CS_DESTROY
+        self.fire("CHANNEL_STATE", ch)
+        self.channels.pop(ch.uuid, None)
+        ch.destroyed.set()
+
+    def hold(self, ch: Channel) -> None:
+        ch.holds += 1
+
+    def release(self, ch: Channel) -> None:
+        ch.holds = max(0, ch.holds - 1)
+        if not ch.holds:
+            ch.released.set()
+
+    def _hangup_variables(self, ch: Channel) -> None:
+        v = ch.variables
+        cause = ch.hangup_cause or "NORMAL_CLEARING"
+        start, answer, end = ch.created_us, ch.answered_us, ch.hangup_us
+        bill = end - answer if answer else 0
+        dur = end - start
+        v.set("hangup_cause", cause)
+        v.set("hangup_cause_q850", str(Q850.get(cause, 16)))
+        v.set("digits_dialed", ch.digits_dialed or "none")
+        v.set("start_stamp", SimClock.local(start))
+        v.set("profile_start_stamp", SimClock.local(start))
+        if answer:
+            v.set("answer_stamp", SimClock.local(answer))
+        v.set("end_stamp", SimClock.local(end))
+        for key, us in (("start", start), ("profile_start", start), ("answer", answer),
+                        ("bridge", ch.bridged_us), ("last_hold", 0)):
+            v.set(f"{key}_epoch", str(us // 1_000_000))
+            v.set(f"{key}_uepoch", str(us))
+        v.set("hold_accum_seconds", "0")
+        v.set("hold_accum_usec", "0")
+        v.set("hold_accum_ms", "0")
+        for key, us in (("resurrect", 0), ("progress", ch.progress_us),
+                        ("progress_media", ch.progress_media_us), ("end", end)):
+            v.set(f"{key}_epoch", str(us // 1_000_000))
+            v.set(f"{key}_uepoch", str(us))
+        v.set("last_app", ch.application)
+        v.set("last_arg", ch.application_data)
+        name = ch.profile.caller_id_name
+        v.set("caller_id", f'"{name}" <{ch.profile.caller_id_number}>')
+        progress = ch.progress_us - start if ch.progress_us else 0
+        wait = answer - start if answer else 0
+        for unit, div in (("sec", 1_000_000), ("msec", 1000), ("usec", 1)):
+            prefix = {"sec": "", "msec": "m", "usec": "u"}[unit]
+            v.set("duration" if unit == "sec" else f"{prefix}duration", str(dur // div))
+            v.set(f"bill{unit}", str(bill // div))
+            v.set(f"progress{unit}", str(progress // div))
+            v.set(f"answer{unit}", str(wait // div))
+            v.set(f"wait{unit}", str(wait // div))
+            v.set(f"progress_media{unit}", str(0))
+            v.set(f"flow_bill{unit}", str(bill // div))
+
+    # -- shutdown -------------------------------------------------------------------------------
+    async def hupall(self, cause: str = "MANAGER_REQUEST") -> int:
+        count = 0
+        for ch in list(self.channels.values()):
+            if self.hangup(ch, cause):
+                count += 1
+        return count
+
+    async def close(self) -> None:
+        await self.hupall("SYSTEM_SHUTDOWN")
+        for ch in list(self.channels.values()):
+            ch.released.set()
+        tasks = list(self.tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=2.0)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

@@ -1,0 +1,380 @@
+"""One Event Socket connection as mod_event_socket serves it (inbound or outbound mode).
+
+A :class:`Listener` parses commands with :class:`~.wire.CommandParser` and runs them one after
+another (an ``api originate`` holds up the next command, as on a real switch, while events keep
+flowing). It keeps the connection's subscription — format, event names, ``myevents`` channel,
+filters — and writes each fired event that passes them. Every parsed command is appended to the
+switch's command log, so tests can assert exactly what the switch understood.
+
+Replies (texts from the captures and mod_event_socket.c)::
+
+    auth          +OK accepted | -ERR invalid, disconnect notice, close
+    event         +OK event listener enabled <fmt>
+    myevents      +OK Events Enabled
+    nixevent      +OK events nixed           noevents  +OK no longer listening for events
+    filter        +OK filter added. [h]=[v]  filter delete  +OK filter deleted. [h]=[v]
+    linger N      +OK will linger N seconds  nolinger  +OK will not linger
+    log N         +OK log level N [N]        nolog     +OK no longer logging
+    api           api/response               bgapi     +OK Job-UUID: <uuid> (+ Job-UUID header)
+    sendmsg       +OK | -ERR invalid session id [<uuid>]
+    exit          +OK bye, disconnect notice, close
+    other         -ERR command not found
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid as uuidlib
+from collections import deque
+from collections.abc import Callable
+
+from coreswitch.switch.sim import api, wire
+from coreswitch.switch.sim.channel import Channel, Message
+from coreswitch.switch.sim.core import SwitchCore
+from coreswitch.switch.sim.wire import Command, SimEvent
+
+log = logging.getLogger("coreswitch.switch.sim")
+
+#: The events ``myevents`` subscribes to (mod_event_socket.c).
+MYEVENTS = frozenset({
+    "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
+    "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING",
+    "CHANNEL_PARK", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE",
+    "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK", "DETECTED_SPEECH", "DTMF", "NOTALK", "TALK",
+})
+
+
+class Listener(asyncio.Protocol):
+    def __init__(self, core: SwitchCore, *, password: str, command_log: list[Command],
+                 channel: Channel | None = None, reject: bool = False,
+                 on_close: Callable[[Listener], None] | None = None) -> None:
+        self.core = core
+        self.password = password
+        self.command_log = command_log
+        self.commands: list[Command] = []
+        self.channel = channel  # outbound mode: the channel this socket controls
+        self.reject = reject
+        self.on_close = on_close
+        self.authed = channel is not None
+        self.format = "plain"
+        self.events: set[str] = set()
+        self.all_events = False
+        self.session_uuid: str | None = None
+        self.filters: list[tuple[str, str]] = []
+        self.linger = 0
+        self.hangup_seen = False
+        self.closed = asyncio.get_running_loop().create_future()
+        self._parser = wire.CommandParser()
+        self._queue: deque[Command] = deque()
+        self._wake = asyncio.Event()
+        self._transport: asyncio.Transport | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._jobs: set[asyncio.Task[None]] = set()
+
+    # -- transport ----------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        if self.reject:
+            transport.write(wire.rude_rejection())
+            transport.close()
+            return
+        if self.channel is None:
+            transport.write(wire.auth_request())
+        self.core.bus.listeners.add(self.deliver)
+        self._worker = asyncio.get_running_loop().create_task(self._work(), name="sim-esl")
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            commands = self._parser.feed(data)
+        except ValueError:
+            self.abort()
+            return
+        for command in commands:
+            self.command_log.append(command)
+            self.commands.append(command)
+            self._queue.append(command)
+        self._wake.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self.core.bus.listeners.discard(self.deliver)
+        if self._worker is not None:
+            self._worker.cancel()
+        if not self.closed.done():
+            self.closed.set_result(None)
+        if self.on_close is not None:
+            self.on_close(self)
+
+    @property
+    def is_open(self) -> bool:
+        return self._transport is not None and not self._transport.is_closing()
+
+    def write(self, data: bytes) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection without a goodbye (a crashed or killed switch)."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    def goodbye(self) -> None:
+        self.write(wire.disconnect_notice(self.channel.uuid if self.channel else None))
+        self.close()
+
+    # -- events -------------------------------------------------------------------------------
+    def deliver(self, event: SimEvent) -> None:
+        if not self.authed or not self.is_open:
+            return
+        ch = self.channel
+        if (ch is not None and not self.hangup_seen and event.name == "CHANNEL_HANGUP"
+                and event.get("Unique-ID") == ch.uuid):
+            self.hangup_seen = True
+            if not self.linger:
+                self.goodbye()
+                return
+            self.write(wire.linger_notice(ch.uuid, ch.name, self.linger))
+            self.core.spawn(self._linger(), f"sim-linger-{ch.uuid}")
+        if self.wants(event):
+            self.write(event.frame(self.format))
+
+    def wants(self, event: SimEvent) -> bool:
+        name = event.name
+        if not (self.all_events or name in self.events):
+            return False
+        if self.session_uuid is not None and event.get("Unique-ID") != self.session_uuid:
+            return False
+        return not self.filters or _passes(self.filters, event)
+
+    async def _linger(self) -> None:
+        await self.core.clock.sleep(self.linger)
+        if self.is_open:
+            self.goodbye()
+
+    # -- commands -----------------------------------------------------------------------------
+    async def _work(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            command = self._queue.popleft()
+            try:
+                await self.handle(command)
+            except Exception:
+                log.exception("simulated switch failed on %r", command.line)
+                self.write(wire.command_reply("-ERR internal error"))
+
+    def reply(self, text: str, extra: dict[str, str] | None = None) -> None:
+        self.write(wire.command_reply(text, extra))
+
+    async def handle(self, command: Command) -> None:
+        verb, rest = command.verb, command.rest
+        if not self.authed:
+            if verb == "auth":
+                if rest == self.password:
+                    self.authed = True
+                    self.reply("+OK accepted")
+                else:
+                    self.reply("-ERR invalid")
+                    self.goodbye()
+            else:
+                self.reply("-ERR command not found")
+            return
+        handler = getattr(self, f"_cmd_{verb}", None)
+        if handler is None:
+            self.reply("-ERR command not found")
+            return
+        await handler(command, rest)
+
+    async def _cmd_auth(self, command: Command, rest: str) -> None:
+        self.reply("+OK accepted")
+
+    async def _cmd_connect(self, command: Command, rest: str) -> None:
+        ch = self.channel
+        if ch is None:
+            self.reply("-ERR command not found")
+            return
+        core = self.core
+        head = core.factory.make("CHANNEL_DATA").pairs
+        pairs = head + list(ch.profile_headers("Channel").items())
+        pairs += list(ch.channel_headers().items()) + list(ch.variable_headers().items())
+        self.write(wire.connect_reply(dict(pairs)))
+
+    async def _cmd_event(self, command: Command, rest: str) -> None:
+        words = rest.split()
+        fmt = "plain"
+        if words and words[0].lower() in ("plain", "json", "xml"):
+            fmt = words.pop(0).lower()
+        if fmt == "xml":
+            self.reply("-ERR xml events are not supported by the simulated switch")
+            return
+        self.format = fmt
+        custom = False
+        for word in words:
+            upper = word.upper()
+            if upper == "CUSTOM":
+                custom = True
+            elif upper in ("ALL", "SWITCH_EVENT_ALL"):
+                self.all_events = True
+            elif custom and not word.isupper():
+                self.events.add(word)
+            else:
+                self.events.add(upper)
+        self.reply(f"+OK event listener enabled {fmt}")
+
+    async def _cmd_myevents(self, command: Command, rest: str) -> None:
+        words = rest.split()
+        uuid = self.channel.uuid if self.channel else None
+        if words and words[0].lower() not in ("plain", "json", "xml"):
+            uuid = words.pop(0)
+        if uuid is None:
+            self.reply("-ERR missing uuid")
+            return
+        if words and words[0].lower() in ("plain", "json"):
+            self.format = words[0].lower()
+        self.session_uuid = uuid
+        self.events |= MYEVENTS
+        self.reply("+OK Events Enabled")
+
+    async def _cmd_nixevent(self, command: Command, rest: str) -> None:
+        for word in rest.split():
+            if word.upper() == "ALL":
+                self.all_events = False
+                self.events.clear()
+            self.events.discard(word.upper())
+            self.events.discard(word)
+        self.reply("+OK events nixed")
+
+    async def _cmd_noevents(self, command: Command, rest: str) -> None:
+        self.all_events = False
+        self.events.clear()
+        self.reply("+OK no longer listening for events")
+
+    async def _cmd_filter(self, command: Command, rest: str) -> None:
+        name, _, value = rest.partition(" ")
+        if name.lower() == "delete" and value:
+            header, _, val = value.partition(" ")
+            if header.lower() == "all":
+                self.filters.clear()
+            else:
+                self.filters = [(h, v) for h, v in self.filters
+                                if not (h.lower() == header.lower() and (not val or v == val))]
+            self.reply(f"+OK filter deleted. [{header}]=[{val or '(null)'}]")
+        elif value:
+            self.filters.append((name, value))
+            self.reply(f"+OK filter added. [{name}]=[{value}]")
+        else:
+            self.reply("-ERR invalid syntax")
+
+    async def _cmd_linger(self, command: Command, rest: str) -> None:
+        seconds = int(rest) if rest.strip().isdigit() else 600
+        self.linger = seconds
+        self.reply(f"+OK will linger {seconds} seconds")
+
+    async def _cmd_nolinger(self, command: Command, rest: str) -> None:
+        self.linger = 0
+        self.reply("+OK will not linger")
+
+    async def _cmd_log(self, command: Command, rest: str) -> None:
+        level = rest.strip() or "7"
+        self.reply(f"+OK log level {level} [{level}]")
+
+    async def _cmd_nolog(self, command: Command, rest: str) -> None:
+        self.reply("+OK no longer logging")
+
+    async def _cmd_resume(self, command: Command, rest: str) -> None:
+        self.reply("+OK")
+
+    async def _cmd_divert_events(self, command: Command, rest: str) -> None:
+        self.reply("+OK events diverted" if rest.strip() == "on" else "+OK events not diverted")
+
+    async def _cmd_exit(self, command: Command, rest: str) -> None:
+        self.reply("+OK bye")
+        self.goodbye()
+
+    async def _cmd_api(self, command: Command, rest: str) -> None:
+        cmd, _, args = rest.partition(" ")
+        output = await api.run(self.core, cmd, args)
+        self.write(wire.api_response(output))
+        self._fire_api(cmd, args)
+
+    def _fire_api(self, cmd: str, args: str) -> None:
+        fields = {"API-Command": cmd}
+        if args:
+            fields["API-Command-Argument"] = args
+        self.core.fire("API", None, fields)
+
+    async def _cmd_bgapi(self, command: Command, rest: str) -> None:
+        cmd, _, args = rest.partition(" ")
+        job = command.header("Job-UUID") or str(uuidlib.uuid4())
+        self.reply(f"+OK Job-UUID: {job}", {"Job-UUID": job})
+        self.core.spawn(self._job(job, cmd, args), f"sim-job-{job}")
+
+    async def _job(self, job: str, cmd: str, args: str) -> None:
+        output = await api.run(self.core, cmd, args)
+        self._fire_api(cmd, args)
+        fields = {"Job-UUID": job, "Job-Command": cmd}
+        if args:
+            fields["Job-Command-Arg"] = args
+        self.core.fire("BACKGROUND_JOB", None, fields, body=output)
+
+    async def _cmd_sendmsg(self, command: Command, rest: str) -> None:
+        uuid = rest.strip() or (self.channel.uuid if self.channel else "")
+        ch = self.core.channels.get(uuid)
+        if ch is None:
+            self.reply(f"-ERR invalid session id [{uuid}]")
+            return
+        lead = {"Command": command.line, **command.headers}
+        body = command.body.decode("utf-8", "replace") if command.body else None
+        action = command.header("call-command").lower()
+        self.reply("+OK")
+        if action == "execute":
+            arg = body if body is not None else command.header("execute-app-arg")
+            loops = command.header("loops")
+            self.core.send(ch, Message(
+                app=command.header("execute-app-name"), arg=arg,
+                app_uuid=command.header("Event-UUID") or str(uuidlib.uuid4()),
+                loops=int(loops) if loops.isdigit() else 1, lead=lead, body=body))
+        elif action == "hangup" and self.core.hangup(
+                ch, command.header("hangup-cause") or "NORMAL_CLEARING"):
+            self.core.fire("PRIVATE_COMMAND", ch, lead=lead, body=body)
+
+
+def _passes(filters: list[tuple[str, str]], event: SimEvent) -> bool:
+    """FreeSWITCH's filter rule: send if any positive filter matches, unless a ``-`` one does."""
+    send = False
+    headers = event.event.headers
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, raw in filters:
+        value = lowered.get(name.lower())
+        if value is None:
+            continue
+        positive = True
+        comp = raw
+        while comp and comp[0] in "+- ":
+            if comp[0] == "+":
+                positive = True
+            elif comp[0] == "-":
+                positive = False
+            comp = comp[1:]
+        if send and positive:
+            continue
+        if comp.startswith("/"):
+            pattern = comp[1:-1] if comp.endswith("/") and len(comp) > 1 else comp[1:]
+            matched = re.search(pattern, value) is not None
+        else:
+            matched = value.lower() == comp.lower()
+        if matched:
+            if not positive:
+                return False
+            send = True
+    return send

@@ -1,0 +1,60 @@
+"""The ``socket`` application: the switch connects to an outbound-socket server for one call.
+
+As ``<action application="socket" data="127.0.0.1:8084 async full"/>`` does on a real switch: the
+channel connects, parks (``CHANNEL_PARK``) and serves the connection as a :class:`Listener`
+bound to this channel — ``connect`` answers with the channel data, ``myevents`` subscribes to
+this channel only, ``sendmsg`` needs no UUID. On hangup the socket gets the linger notice (or,
+without ``linger``, the disconnect notice) and the channel is not destroyed until the socket
+closes. ``exit`` (or the server closing the socket) ends the application and the dialplan goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from coreswitch.switch.sim.channel import Channel
+from coreswitch.switch.sim.core import SwitchCore
+from coreswitch.switch.sim.listener import Listener
+from coreswitch.switch.sim.wire import Command
+
+log = logging.getLogger("coreswitch.switch.sim")
+
+
+def parse_address(arg: str) -> tuple[str, int]:
+    target = arg.split(maxsplit=1)[0] if arg.split() else ""
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"socket address must be host:port, not {target!r}")
+    return host.strip("[]"), int(port)
+
+
+async def run_socket(core: SwitchCore, ch: Channel, arg: str,
+                     command_log: list[Command]) -> str:
+    try:
+        host, port = parse_address(arg)
+    except ValueError as exc:
+        log.error("socket: %s", exc)
+        return "_none_"
+    ch.variables.set("socket_host", host)
+    ch.socket_done = False
+    loop = asyncio.get_running_loop()
+
+    def done(listener: Listener) -> None:
+        ch.socket_done = True
+        ch.poke()
+        core.release(ch)
+
+    core.hold(ch)
+    try:
+        await loop.create_connection(
+            lambda: Listener(core, password="", command_log=command_log, channel=ch,
+                             on_close=done), host, port)
+    except OSError as exc:
+        log.warning("socket: cannot connect to %s:%s: %s", host, port, exc)
+        core.release(ch)
+        return "_none_"
+    core.fire("CHANNEL_PARK", ch)
+    await core.control_loop(ch, socket=True)
+    core.fire("CHANNEL_UNPARK", ch)
+    return "_none_"
