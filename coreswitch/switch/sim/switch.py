@@ -40,7 +40,7 @@ class Call:
     def _record(self, event: SimEvent) -> None:
         if event.get("Unique-ID") == self.channel.uuid:
             self.events.append(event)
-            if event.name == "CHANNEL_DESTROY":
+            if event.name == "CHANNEL_STATE" and event.get("Channel-State") == "CS_DESTROY":
                 self._stop()
 
     @property

@@ -1,0 +1,130 @@
+"""``coreswitch sim``: run the simulated FreeSWITCH as its own process.
+
+::
+
+    coreswitch sim --port 8021 --password ClueCon --agent 1001 --agent 1002:answer=3
+    coreswitch sim --calls 100 --rate 5 --socket 127.0.0.1:8084 --dnis 95598 \\
+        --caller "press 1 on prompt 1 after 0.5; hangup after 30"
+
+Listens for inbound ESL connections (``InboundClient``, or ``fs_cli``-style tools), answers like
+FreeSWITCH 1.10, and optionally places ``--calls`` calls at ``--rate`` calls per second, routed
+to an outbound-socket server (``--socket``) or parked for an inbound controller. With ``--calls``
+and ``--exit`` it stops once every placed call has ended; otherwise it runs until interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from coreswitch.switch.sim import Call, SimSwitch
+from coreswitch.switch.sim import caller as caller_mod
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "sim", help="run the simulated FreeSWITCH (an ESL server) as its own process",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="ESL listen address (127.0.0.1)")
+    p.add_argument("--port", type=int, default=8021, help="ESL listen port (8021; 0: any)")
+    p.add_argument("--password", default="ClueCon", help="ESL password (ClueCon)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="switch seconds per real second (1: real time)")
+    p.add_argument("--agent", action="append", default=[], metavar="EXT[:OPTS]",
+                   help="a virtual phone, e.g. 1001, 1002:answer=3, 1003:never, 1004:busy, "
+                        "1005:answer=1,talk=60 (repeatable)")
+    p.add_argument("--calls", type=int, default=0, help="place this many calls")
+    p.add_argument("--rate", type=float, default=1.0, help="calls per second (switch time)")
+    p.add_argument("--socket", default="", metavar="HOST:PORT",
+                   help="route placed calls to this outbound-socket server (else: park)")
+    p.add_argument("--dnis", default="95598", help="called number of placed calls")
+    p.add_argument("--ani", default="13800000000",
+                   help="caller number of placed calls (each next call adds one)")
+    p.add_argument("--caller", default="", metavar="SCRIPT",
+                   help='caller script, e.g. "press 1 on prompt 1; hangup after 20"')
+    p.add_argument("--exit", action="store_true",
+                   help="with --calls: exit once every placed call has ended")
+    p.set_defaults(handler=run)
+
+
+def parse_agent(text: str) -> dict[str, object]:
+    ext, _, opts = text.partition(":")
+    if not ext:
+        raise ValueError(f"agent needs an extension: {text!r}")
+    spec: dict[str, object] = {"extension": ext}
+    for opt in filter(None, opts.split(",")):
+        key, _, value = opt.partition("=")
+        if key == "answer":
+            spec["answer_after"] = float(value)
+        elif key == "never":
+            spec["answer_after"] = None
+        elif key == "busy":
+            spec["busy"] = True
+        elif key == "talk":
+            spec["talk_time"] = float(value)
+        elif key == "reject":
+            spec["reject_cause"] = value or "CALL_REJECTED"
+        else:
+            raise ValueError(f"unknown agent option {key!r} in {text!r}")
+    return spec
+
+
+async def serve(args: argparse.Namespace) -> int:
+    sw = SimSwitch(args.host, args.port, args.password, speed=args.speed)
+    for text in args.agent:
+        spec = parse_agent(text)
+        ext = str(spec.pop("extension"))
+        sw.add_agent(ext, **spec)  # type: ignore[arg-type]  # keys checked by parse_agent
+    steps = caller_mod.parse(args.caller) if args.caller else []
+    await sw.start()
+    print(f"coreswitch sim: ESL on {sw.host}:{sw.port} (password {args.password!r}, "
+          f"speed {args.speed:g})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        calls = []
+        ani = int(args.ani) if args.ani.isdigit() else None
+        for i in range(args.calls):
+            if i:
+                await sw.clock.sleep(1.0 / args.rate if args.rate > 0 else 0)
+            if stop.is_set():
+                break
+            number = str(ani + i) if ani is not None else args.ani
+            call = await sw.place_call(number, args.dnis, socket=args.socket or None,
+                                       caller=steps)
+            calls.append(call)
+            print(f"call {i + 1}: {call.uuid} from {number} to {args.dnis}", flush=True)
+        if args.calls and args.exit:
+            ended = asyncio.ensure_future(_all_ended(calls))
+            waiter = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([ended, waiter], return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            ended.cancel()
+            causes = [c.hangup_cause for c in calls]
+            print(f"{len(calls)} calls ended: " + ", ".join(
+                f"{cause}={causes.count(cause)}" for cause in sorted(set(map(str, causes)))),
+                flush=True)
+        else:
+            await stop.wait()
+    finally:
+        await sw.stop()
+    return 0
+
+
+async def _all_ended(calls: list[Call]) -> None:
+    for call in calls:
+        await call.ended()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(serve(args))
+    except ValueError as exc:
+        print(f"coreswitch sim: {exc}", file=sys.stderr)
+        return 2
