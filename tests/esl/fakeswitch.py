@@ -1,10 +1,10 @@
 """A scripted FreeSWITCH stand-in for protocol tests (test helper, not product code).
 
-It parses what the client writes the way ``mod_event_socket`` reads it — a command line, optional
-``Name: value`` header lines, a blank line, then exactly ``content-length`` bytes of body — and
-records every command it parsed, so a test can assert *exactly* which commands reached the switch.
-The parser is deliberately conservative: a line that is empty once a trailing CR is removed ends a
-command, so a smuggled ``\\r\\n\\r\\n`` shows up as an extra command here.
+It parses what the client writes the way ``mod_event_socket`` reads it (``read_packet`` in
+mod_event_socket.c) — a command line, optional ``Name: value`` header lines, a blank line, then
+exactly ``content-length`` bytes of body — and records every command it parsed, so a test can
+assert *exactly* which commands reached the switch; a smuggled ``\\r\\n\\r\\n`` shows up
+as an extra command here, as it would on a real switch.
 
 :class:`FakeSwitch` listens on ``127.0.0.1:0`` (inbound mode). Each accepted connection is a
 :class:`SwitchConn`; it greets with ``auth/request`` and answers the housekeeping commands itself
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -23,6 +24,8 @@ from urllib.parse import quote
 GOODBYE = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 # What FreeSWITCH 1.10 answered to `api show channels as json` with no channels (inbound-plain).
 NO_CHANNELS = b'{"row_count": 0}\n'
+_LINE_BREAK = re.compile(rb"[\r\n]+")
+_ATOI = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass
@@ -42,30 +45,33 @@ class ClientCommand:
 
 
 def parse_commands(buf: bytearray) -> list[ClientCommand]:
-    """Remove and return every complete command at the start of ``buf``."""
+    """Remove and return every complete command at the start of ``buf``.
+
+    This follows ``read_packet`` of mod_event_socket.c: CR/LF bytes before a command are
+    skipped; the header block ends at the second LF with nothing but CRs since the previous LF;
+    it is split into lines at every run of CR/LF (so a CR alone also ends a line there); a header
+    value loses its leading spaces; ``content-length`` (atoi) bytes of body follow.
+    """
     out: list[ClientCommand] = []
     while True:
-        pos = 0
-        lines: list[bytes] = []
-        complete = False
-        while True:
-            nl = buf.find(b"\n", pos)
-            if nl < 0:
-                break
-            line = bytes(buf[pos:nl])
-            pos = nl + 1
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if not line:
-                if not lines:  # blank lines before a command are skipped
-                    continue
-                complete = True
-                break
-            lines.append(line)
-        if not complete:
-            if not lines and pos:
-                del buf[:pos]
+        start = 0
+        while start < len(buf) and buf[start] in b"\r\n":
+            start += 1
+        crcount, end = 0, -1
+        for i in range(start, len(buf)):
+            c = buf[i]
+            if c == 10:
+                crcount += 1
+                if crcount == 2:
+                    end = i + 1
+                    break
+            elif c != 13:
+                crcount = 0
+        if end < 0:
+            if start:
+                del buf[:start]
             return out
+        lines = [line for line in _LINE_BREAK.split(bytes(buf[start:end])) if line]
         headers: list[tuple[str, str]] = []
         for raw in lines[1:]:
             text = raw.decode("utf-8", "replace")
@@ -74,14 +80,16 @@ def parse_commands(buf: bytearray) -> list[ClientCommand]:
         length = next((v for k, v in headers if k.lower() == "content-length"), None)
         body = b""
         if length is not None:
-            n = int(length.strip())
-            if len(buf) < pos + n:
-                return out
-            body = bytes(buf[pos:pos + n])
-            pos += n
-        out.append(ClientCommand(bytes(buf[:pos]), lines[0].decode("utf-8", "replace"),
+            digits = _ATOI.match(length)
+            n = int(digits.group()) if digits else 0
+            if n > 0:
+                if len(buf) < end + n:
+                    return out
+                body = bytes(buf[end:end + n])
+                end += n
+        out.append(ClientCommand(bytes(buf[start:end]), lines[0].decode("utf-8", "replace"),
                                  headers, body))
-        del buf[:pos]
+        del buf[:end]
 
 
 def reply_frame(text: str) -> bytes:
