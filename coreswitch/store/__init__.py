@@ -1,0 +1,34 @@
+"""The data store (SQLAlchemy 2, Alembic migrations; SQLite by default, PostgreSQL in production).
+
+Modules, one table group each: :mod:`~coreswitch.store.flows` (published flow versions and the
+live pointer), :mod:`~coreswitch.store.audit` (append-only audit log),
+:mod:`~coreswitch.store.calls` (call detail records). :class:`Database` runs all session work in
+a worker thread so the event loop never blocks. ``Base.metadata`` holds every table; the
+migrations in ``coreswitch/store/migrations`` create exactly that schema.
+"""
+
+from coreswitch.store import audit, calls, flows
+from coreswitch.store.audit import AuditEntry, AuditLogIsAppendOnly
+from coreswitch.store.base import Base, UTCDateTime, utcnow
+from coreswitch.store.calls import CallRecord
+from coreswitch.store.database import DEFAULT_URL, Database
+from coreswitch.store.flows import FlowLive, FlowVersion
+
+metadata = Base.metadata
+
+__all__ = [
+    "DEFAULT_URL",
+    "AuditEntry",
+    "AuditLogIsAppendOnly",
+    "Base",
+    "CallRecord",
+    "Database",
+    "FlowLive",
+    "FlowVersion",
+    "UTCDateTime",
+    "audit",
+    "calls",
+    "flows",
+    "metadata",
+    "utcnow",
+]
