@@ -25,7 +25,7 @@ def hupall_parsed(switch: SimSwitch) -> bool:
 async def test_the_switch_parser_would_be_injected_by_a_raw_newline(switch: SimSwitch) -> None:
     """The control experiment: bytes with a bare LF *do* make a second command."""
     call = await switch.place_call()
-    reader, writer = await raw_connect(switch)
+    _, writer = await raw_connect(switch)
     writer.write(f"auth ClueCon\n\napi uuid_setvar {call.uuid} name x\n\napi hupall\n\n".encode())
     assert await call.hungup() == "MANAGER_REQUEST"
     writer.close()
