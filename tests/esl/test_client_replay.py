@@ -231,6 +231,7 @@ async def test_outbound_session_replays_the_recorded_call() -> None:
     assert [c.line for c in replay.matched] == [
         "connect", "myevents json", "linger 5", "event json CHANNEL_EXECUTE_COMPLETE DTMF",
         "sendmsg", "sendmsg", "sendmsg", "exit"]
+    assert len(replay.uuid_map) == 2  # the Event-UUIDs of answer and play_and_get_digits
 
 
 async def test_outbound_server_serves_the_recorded_call() -> None:

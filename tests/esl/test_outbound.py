@@ -1,0 +1,156 @@
+"""OutboundServer / OutboundSession against a scripted FreeSWITCH that dials in, per call."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from coreswitch.esl import OutboundServer, OutboundSession
+
+from .captures import read_transcript
+from .fakeswitch import ClientCommand, disconnect_frame, parse_commands, reply_frame
+
+CALL = "68c76bc0-1566-43cd-a5ce-c32d348bdc75"
+CONNECT_REPLY = read_transcript("outbound-session")[1][1]  # the real `connect` reply
+
+
+class Dialer:
+    """FreeSWITCH's side of one outbound-socket connection."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.buf = bytearray()
+        self.pending: list[ClientCommand] = []
+        self.commands: list[ClientCommand] = []
+
+    @classmethod
+    async def dial(cls, port: int) -> Dialer:
+        return cls(*await asyncio.open_connection("127.0.0.1", port))
+
+    async def expect(self, line: str) -> ClientCommand:
+        while not self.pending:
+            data = await asyncio.wait_for(self.reader.read(65536), 5)
+            assert data, f"connection closed; expected {line!r}"
+            self.buf += data
+            self.pending += parse_commands(self.buf)
+        command = self.pending.pop(0)
+        self.commands.append(command)
+        assert command.line == line
+        return command
+
+    async def handshake(self, linger: int) -> None:
+        await self.expect("connect")
+        self.writer.write(CONNECT_REPLY)
+        await self.expect("myevents json")
+        self.writer.write(reply_frame("+OK Events Enabled"))
+        await self.expect(f"linger {linger}")
+        self.writer.write(reply_frame(f"+OK will linger {linger} seconds"))
+
+    async def closed_by_peer(self) -> bool:
+        return await asyncio.wait_for(self.reader.read(), 5) == b""
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+
+class Script:
+    """The application handler: reports each session, then does what the test tells it."""
+
+    def __init__(self) -> None:
+        self.sessions: asyncio.Queue[OutboundSession] = asyncio.Queue()
+        self.actions: asyncio.Queue[BaseException | None] = asyncio.Queue()
+
+    async def __call__(self, session: OutboundSession) -> None:
+        await self.sessions.put(session)
+        action = await self.actions.get()
+        if action is not None:
+            raise action
+
+    async def session(self) -> OutboundSession:
+        return await asyncio.wait_for(self.sessions.get(), 5)
+
+
+@pytest.fixture
+async def sessions() -> AsyncIterator[tuple[OutboundServer, Script]]:
+    script = Script()
+    server = OutboundServer(script, port=0, linger=7)
+    await server.start()
+    yield server, script
+    await server.close()
+
+
+async def test_a_session_gets_the_channel_data_and_exits_when_the_handler_returns(
+        sessions: tuple[OutboundServer, Script]) -> None:
+    server, script = sessions
+    fs = await Dialer.dial(server.port)
+    try:
+        await fs.handshake(linger=7)
+        session = await script.session()
+        assert session.uuid == CALL
+        assert session.channel_data["Channel-Name"] == "loopback/9202-b"
+        assert session in server.sessions
+        await script.actions.put(None)
+        await fs.expect("exit")
+        fs.writer.write(reply_frame("+OK bye") + disconnect_frame())
+        assert await fs.closed_by_peer()
+        assert session not in server.sessions
+    finally:
+        await fs.close()
+
+
+async def test_a_failing_handler_exits_without_hanging_up(
+        sessions: tuple[OutboundServer, Script]) -> None:
+    server, script = sessions
+    fs = await Dialer.dial(server.port)
+    try:
+        await fs.handshake(linger=7)
+        await script.session()
+        await script.actions.put(RuntimeError("flow bug"))
+        await fs.expect("exit")  # not `sendmsg` hangup: the dialplan's fallback runs
+        fs.writer.write(reply_frame("+OK bye"))
+        assert await fs.closed_by_peer()
+        assert [c.line for c in fs.commands] == ["connect", "myevents json", "linger 7", "exit"]
+    finally:
+        await fs.close()
+
+
+async def test_linger_and_disconnect_notices(
+        sessions: tuple[OutboundServer, Script]) -> None:
+    server, script = sessions
+    fs = await Dialer.dial(server.port)
+    try:
+        await fs.handshake(linger=7)
+        session = await script.session()
+        assert not session.hung_up.is_set()
+        fs.writer.write(
+            b"Content-Type: text/disconnect-notice\nControlled-Session-UUID: " + CALL.encode()
+            + b"\nContent-Disposition: linger\nChannel-Name: loopback/9202-b\nLinger-Time: 7\n"
+            b"Content-Length: 0\n\n")
+        await asyncio.wait_for(session.hung_up.wait(), 5)
+        assert not session.disconnected.is_set()
+        fs.writer.write(disconnect_frame("disconnect"))
+        await asyncio.wait_for(session.disconnected.wait(), 5)
+        await script.actions.put(None)
+    finally:
+        await fs.close()
+
+
+async def test_a_connect_reply_without_a_channel_fails_the_session_cleanly(
+        sessions: tuple[OutboundServer, Script]) -> None:
+    server, script = sessions
+    fs = await Dialer.dial(server.port)
+    try:
+        await fs.expect("connect")
+        fs.writer.write(reply_frame("+OK"))  # no channel data at all
+        await fs.expect("exit")
+        fs.writer.write(reply_frame("+OK bye"))
+        assert await fs.closed_by_peer()
+        assert script.sessions.empty()  # the handler never ran
+        assert not server.sessions
+    finally:
+        await fs.close()
