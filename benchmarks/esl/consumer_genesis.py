@@ -1,7 +1,11 @@
-"""Genesis's consumer: ``genesis.Consumer`` with an ``@consumer.handle("*")`` handler.
+"""Genesis's consumer: its inbound client ``genesis.Inbound`` with an ``on("*", handler)`` handler.
 
-Genesis only speaks ``text/event-plain`` (``Consumer.start`` sends ``events plain ALL``; a JSON
-event reaches handlers as undecoded text in ``event.body``), so it runs in plain only.
+``Inbound`` authenticates; the consumer sends ``events plain ALL`` as ``genesis.Consumer.start``
+does (``Consumer`` itself is not used: it would also send ``filter Event-Subclass *`` for a ``*``
+handler, which a real switch would honour by filtering nearly everything out). Genesis only decodes
+``text/event-plain`` (a JSON event reaches handlers as undecoded text in ``event.body``), so it
+runs in plain only. The handler is a coroutine function, Genesis's idiom (a plain function would
+be run in a thread per event).
 Normalisation of its ``ESLEvent`` (a ``UserDict``): a header sent twice becomes a list in Genesis
 → its last value; the outer frame's ``Content-Type: text/event-plain`` and, for events without a
 body, the outer ``Content-Length`` are merged into the event's headers by Genesis → dropped.
@@ -16,7 +20,7 @@ import sys
 import time
 
 from benchcommon import DEADLINE, IDLE_TIMEOUT, PASSWORD, Recorder, consumer_args
-from genesis import Consumer
+from genesis import Inbound
 
 
 def normalise(data: dict[str, object], body: str | None) -> dict[str, str]:
@@ -40,31 +44,27 @@ async def run(argv: list[str] | None = None) -> int:
     fold = rec.make_fold()
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    consumer = Consumer("127.0.0.1", args.port, PASSWORD)
+    client = Inbound("127.0.0.1", args.port, PASSWORD)
 
-    @consumer.handle("*")
     async def handler(event: object) -> None:
         body = event.body  # type: ignore[attr-defined]
         if fold(normalise(event.data, body), body) and not done.done():  # type: ignore[attr-defined]
             done.set_result(None)
 
-    task = loop.create_task(consumer.start())
+    client.on("*", handler)
+    await client.start()
+    await client.send("events plain ALL")
     start = time.monotonic()
     last_count, last_change = -1, start
-    while not done.done():
-        await asyncio.wait([done, task], timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+    while not done.done() and client.is_connected:
+        await asyncio.wait([done], timeout=0.5)
         now = time.monotonic()
-        if task.done() and not done.done():
-            break
         if rec.count != last_count:
             last_count, last_change = rec.count, now
         elif now - last_change > IDLE_TIMEOUT or now - start > DEADLINE:
             break
     with contextlib.suppress(Exception):
-        await consumer.stop()
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await task
+        await client.stop()
     rec.write(args.out)
     return 0
 

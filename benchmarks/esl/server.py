@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index", required=True)
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--accept-timeout", type=float, default=60.0)
+    parser.add_argument("--queued", help="paced mode: write each frame's queue time (float64)")
     args = parser.parse_args(argv)
     with open(args.stream, "rb") as fh:
         stream = fh.read()
@@ -94,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     sent = 0  # frames queued into ``out`` so far
     pos = 0  # stream offset of the next frame to queue
     writing = False
+    # Paced mode: when each frame was queued for sending (>= its scheduled time; later only when
+    # this process itself was late, e.g. not scheduled on a busy machine).
+    queued = array.array("d", bytes(8 * total)) if rate > 0 else None
     while True:
         now = time.monotonic()
         if streaming and sent < total and not closing:
@@ -107,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
                         due += 1
                     due = max(due, sent + 1)
             if due > sent:
+                if queued is not None:
+                    for i in range(sent, due):
+                        queued[i] = now
                 end = ends[due - 1]
                 out += stream[pos:end]
                 pos = end
@@ -158,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                 if sent == total and not t_done and streaming and not out:
                     t_done = time.monotonic()
     conn.close()
+    if queued is not None and args.queued:
+        with open(args.queued, "wb") as fh:
+            queued.tofile(fh)
     print(json.dumps({"t_start": t_start, "t_done": t_done, "rate": rate, "sent": sent,
                       "total": total}), flush=True)
     return 0
