@@ -120,13 +120,13 @@ class TtsCache:
         task.add_done_callback(lambda t: self._settled(key, t))
         return await asyncio.shield(task)
 
-    async def prerender(self, prompts: Iterable[Prompt],
+    async def prerender(self, items: Iterable[Prompt],
                         progress: ProgressCallback | None = None) -> dict[Prompt, Path]:
         """Render every prompt (duplicates once), reporting ``progress(done, total)``.
 
         All prompts are attempted; if any fail, :class:`PrerenderError` lists them all.
         """
-        unique = list(dict.fromkeys(prompts))
+        unique = list(dict.fromkeys(items))
         total, done = len(unique), 0
         results: dict[Prompt, Path] = {}
         failures: list[tuple[str, BaseException]] = []

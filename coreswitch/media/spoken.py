@@ -56,7 +56,7 @@ def to_decimal(value: Number) -> Decimal:
     if isinstance(value, float):
         value = repr(value)
     if isinstance(value, str):
-        text = value.strip().replace(",", "").replace("_", "")
+        text = value.strip()  # no thousands separators: "1,5" would be ambiguous
         if not text or any(c not in "0123456789.+-" for c in text):
             raise ValueError(f"not a number: {value!r}")
         try:

@@ -72,7 +72,7 @@ NUMBERS = [
     (0.1, "零点一", "zero point one"),
     (Decimal("1.50"), "一点五零", "one point five zero"),
     (Decimal("10.05"), "十点零五", "ten point zero five"),
-    ("1,234", "一千二百三十四", "one thousand two hundred thirty-four"),
+    ("+1234", "一千二百三十四", "one thousand two hundred thirty-four"),
     (Decimal("-0"), "零", "zero"),
 ]
 
@@ -253,8 +253,9 @@ def test_refusals() -> None:
         say_as("colour", 1)
     with pytest.raises(TypeError):
         say_number(True)
-    with pytest.raises(ValueError, match="not a number"):
-        say_number("12abc")
+    for bad in ("12abc", "1,5", "1e5", ".", "--5", ""):
+        with pytest.raises(ValueError, match="not a number"):
+            say_number(bad)
     with pytest.raises(ValueError, match="cannot say"):
         say_number(Decimal("NaN"))
     with pytest.raises(ValueError, match="inf"):
