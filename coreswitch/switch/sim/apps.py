@@ -206,11 +206,13 @@ async def play_and_get_digits(core: SwitchCore, ch: Channel, arg: str) -> str:
                                            digit_timeout=digit_timeout, terminators=terminators)
         if not ch.up():
             break
+        if terminator:
+            v.set("read_terminator_used", terminator)
         if min_d <= len(digits) <= max_d and digits and re.fullmatch(pattern, digits):
+            v.set("read_result", "success")
             v.set(var, digits)
-            if terminator:
-                v.set("read_terminator_used", terminator)
             return "_none_"
+        v.set("read_result", "failure" if digits else "timeout")
         if digits:
             v.set(f"{var}_invalid", digits)
         if invalid and invalid != "silence" and ch.up():

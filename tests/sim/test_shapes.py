@@ -1,0 +1,197 @@
+"""The simulated switch answers the captured client, byte stream for byte stream, like FreeSWITCH.
+
+``inbound-plain.transcript.jsonl`` holds everything a client sent to a real FreeSWITCH 1.10.12.
+These tests send the same bytes to the simulated switch (UUIDs mapped to the simulator's) and
+compare what comes back with ``inbound-plain.recv``:
+
+* the replies, frame by frame;
+* per channel, the sequence of events;
+* for every event, the header names and their order (``variable_*`` aside: channel variables
+  depend on the call's history, and are checked separately where they matter).
+
+Documented differences (asserted here so they stay known):
+
+* no ``CODEC`` and ``CALL_UPDATE`` events, and no ``log/data`` frames after ``log 7``;
+* an ``api`` command's ``API`` event is fired for commands the simulator knows and for unknown
+  ones alike (as FreeSWITCH does), so only the order relative to replies can differ by a frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from coreswitch.esl import Event, Frame, FrameParser
+from coreswitch.switch.sim import SimSwitch
+
+from .captures import frames, plain_pairs, sent_commands
+
+A_LEG = "6eec9cfc-5b72-42c7-acdb-65ed83db1bd7"
+B_LEG = "74551285-08c7-44d9-9822-df2a0925bf99"
+NOT_SIMULATED = {"CODEC", "CALL_UPDATE"}
+
+
+class Replayer:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.parser = FrameParser()
+        self.frames: list[Frame] = []
+        self.uuids: dict[str, str] = {}
+        self.start = 0
+
+    async def until(self, test: object, seen: int = 0) -> Frame:
+        """The first frame from index ``seen`` on that passes ``test`` (reading as needed)."""
+        assert callable(test)
+        while True:
+            for frame in self.frames[seen:]:
+                if test(frame):
+                    return frame
+            seen = len(self.frames)
+            data = await asyncio.wait_for(self.reader.read(65536), 10)
+            if not data:
+                raise EOFError("the switch closed the connection")
+            self.frames.extend(self.parser.feed(data))
+
+    def replies(self) -> int:
+        return sum(1 for f in self.frames if f.content_type in ("command/reply", "api/response"))
+
+    async def send(self, text: str) -> None:
+        for real, sim in self.uuids.items():
+            text = text.replace(real, sim)
+        before = self.replies()
+        self.start = len(self.frames)
+        self.writer.write(text.encode())
+        if text.startswith("exit"):
+            while data := await self.reader.read(65536):
+                self.frames.extend(self.parser.feed(data))
+            return
+        reply = await self.until(lambda f: f.content_type in ("command/reply", "api/response")
+                                 and self.replies() > before, self.start)
+        await self._follow(text, reply)
+
+    async def _follow(self, text: str, reply: Frame) -> None:
+        if text.startswith("bgapi originate"):
+            job = await self.until(lambda f: b"BACKGROUND_JOB" in f.body[:40], self.start)
+            self.uuids[A_LEG] = Event.from_plain(job.body).body.split()[1]  # type: ignore[union-attr]
+        elif "other_loopback_leg_uuid" in text:
+            self.uuids[B_LEG] = reply.body.decode()
+        elif "Event-UUID: " in text:
+            app_uuid = text.split("Event-UUID: ")[1].split("\n")[0]
+            if "play_and_get_digits" in text:  # the real client injected DTMF after the prompt
+                await self.until(lambda f: b"PLAYBACK_STOP" in f.body[:40], self.start)
+            else:
+                await self.until(lambda f: b"CHANNEL_EXECUTE_COMPLETE" in f.body[:40]
+                                 and f"Application-UUID: {app_uuid}".encode() in f.body,
+                                 self.start)
+        elif "execute-app-name: set" in text:
+            await self.until(lambda f: b"CHANNEL_EXECUTE_COMPLETE" in f.body[:40]
+                             and b"Application: set" in f.body, self.start)
+        elif "call-command: hangup" in text:
+            await self.until(lambda f: sum(b"Channel-State: CS_DESTROY" in g.body
+                                           for g in self.frames) == 2, self.start)
+        elif "uuid_recv_dtmf" in text:
+            await self.until(lambda f: b"Application: play_and_get_digits" in f.body
+                             and b"CHANNEL_EXECUTE_COMPLETE" in f.body[:40], self.start)
+
+
+async def replay(switch: SimSwitch) -> Replayer:
+    switch.route("9201", ("answer", ""), ("park", ""))
+    reader, writer = await asyncio.open_connection(switch.host, switch.port)
+    player = Replayer(reader, writer)
+    await player.until(lambda f: f.content_type == "auth/request")
+    for text in sent_commands("inbound-plain.transcript.jsonl"):
+        await player.send(text)
+    writer.close()
+    return player
+
+
+def _key(frame: Frame, counts: Counter[tuple[str, str, str]]) -> tuple[str, str, str, int]:
+    event = Event.from_plain(frame.body)
+    channel = event.get("Channel-Name", "")
+    k = (event.name, channel, event.get("Application", ""))
+    counts[k] += 1
+    return (*k, counts[k])
+
+
+def _names(frame: Frame) -> list[str]:
+    return [n for n, _ in plain_pairs(frame.body) if not n.startswith("variable_")]
+
+
+def _plain_events(frames_: list[Frame] | tuple[Frame, ...]) -> list[Frame]:
+    return [f for f in frames_ if f.content_type == "text/event-plain"]
+
+
+async def test_replies_match_the_capture(switch: SimSwitch) -> None:
+    player = await replay(switch)
+    mapping = {v: k for k, v in player.uuids.items()}
+
+    def reply(frame: Frame) -> tuple[str, str]:
+        text = frame.headers.get("Reply-Text") or frame.body.decode()
+        for sim, real in mapping.items():
+            text = text.replace(sim, real)
+        if "Job-UUID" in text:
+            text = text.split(":")[0]
+        if text.startswith("UP "):
+            text = text.split("\n", 1)[1].split("\n", 1)[0]
+        if text.startswith('{"row_count":2'):
+            text = "two rows"
+        return frame.content_type, text
+
+    kinds = ("command/reply", "api/response", "text/disconnect-notice", "auth/request")
+    ours = [reply(f) for f in player.frames if f.content_type in kinds]
+    theirs = [reply(f) for f in frames("inbound-plain.recv") if f.content_type in kinds]
+    assert ours == theirs
+
+
+async def test_event_sequences_per_channel_match_the_capture(switch: SimSwitch) -> None:
+    player = await replay(switch)
+
+    def per_channel(fs: list[Frame] | tuple[Frame, ...], names: dict[str, str]) -> dict[
+            str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for frame in _plain_events(fs):
+            event = Event.from_plain(frame.body)
+            if event.uuid and event.name not in NOT_SIMULATED:
+                out.setdefault(names.get(event.uuid, event.uuid), []).append(event.name)
+        return out
+
+    ours = per_channel(player.frames, {v: k for k, v in player.uuids.items()})
+    theirs = per_channel(frames("inbound-plain.recv"), {})
+    assert ours[B_LEG] == theirs[B_LEG]
+    assert ours[A_LEG] == theirs[A_LEG]
+
+
+async def test_every_event_has_the_captured_header_shape(switch: SimSwitch) -> None:
+    player = await replay(switch)
+    counts: Counter[tuple[str, str, str]] = Counter()
+    ours = {_key(f, counts): _names(f) for f in _plain_events(player.frames)}
+    counts.clear()
+    compared: set[str] = set()
+    for frame in _plain_events(frames("inbound-plain.recv")):
+        key = _key(frame, counts)
+        if key[0] in NOT_SIMULATED:
+            assert key not in ours
+            continue
+        assert key in ours, f"the simulator did not fire {key}"
+        assert ours[key] == _names(frame), f"header names of {key}"
+        compared.add(key[0])
+    assert compared >= {
+        "API", "BACKGROUND_JOB", "CHANNEL_OUTGOING", "CHANNEL_STATE", "CHANNEL_CREATE",
+        "CHANNEL_ORIGINATE", "CHANNEL_CALLSTATE", "CHANNEL_EXECUTE", "CHANNEL_ANSWER",
+        "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_PARK", "PLAYBACK_START", "PLAYBACK_STOP",
+        "PRIVATE_COMMAND", "DTMF", "CHANNEL_HANGUP", "CHANNEL_UNPARK",
+        "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"}
+
+
+async def test_variables_of_the_completed_prompt_match(switch: SimSwitch) -> None:
+    """The variables a controller reads from EXECUTE_COMPLETE come in FreeSWITCH's order."""
+    player = await replay(switch)
+
+    def tail(fs: list[Frame] | tuple[Frame, ...]) -> list[tuple[str, str]]:
+        done = next(f for f in _plain_events(fs) if b"CHANNEL_EXECUTE_COMPLETE" in f.body[:40]
+                    and b"Application: play_and_get_digits" in f.body)
+        pairs = [(n, v) for n, v in plain_pairs(done.body) if n.startswith("variable_")]
+        start = [n for n, _ in pairs].index("variable_current_loop")
+        return pairs[start:]
+
+    assert tail(player.frames) == tail(frames("inbound-plain.recv"))
