@@ -5,8 +5,9 @@ An engine is synchronous and is only ever called from the TTS worker thread (see
 ``register_tts_engines`` hook by registering objects that satisfy :class:`TtsEngine`.
 
 The built-in :class:`Pyttsx3Engine` drives espeak-ng through pyttsx3. Voice names accepted are the
-language aliases in :data:`VOICE_ALIASES` (``zh`` → espeak-ng's Mandarin voice ``cmn``, ``en`` →
-``en-us``) or any espeak-ng voice id (``cmn``, ``sit/cmn``, ``en-gb``, ``gmw/en-gb`` …). It writes
+language aliases in :data:`VOICE_ALIASES` (``zh`` → espeak-ng's Mandarin voice
+``cmn-latn-pinyin``, ``en`` → ``en-us``) or any espeak-ng voice id or language (``cmn``,
+``sit/cmn``, ``en-gb``, ``gmw/en-us`` …). It writes
 RIFF/WAVE, mono, 16-bit PCM at espeak-ng's native 22050 Hz; FreeSWITCH resamples on playback.
 """
 
@@ -34,13 +35,18 @@ WAV = "wav"
 """The one audio format every engine must write: RIFF/WAVE, mono, 16-bit PCM."""
 
 VOICE_ALIASES: dict[str, str] = {
-    "zh": "cmn",
-    "zh-cn": "cmn",
-    "zh-cmn": "cmn",
-    "mandarin": "cmn",
+    "zh": "cmn-latn-pinyin",
+    "zh-cn": "cmn-latn-pinyin",
+    "zh-cmn": "cmn-latn-pinyin",
+    "mandarin": "cmn-latn-pinyin",
     "en": "en-us",
 }
-"""Language codes a flow or ``[tts] voice`` may use → espeak-ng voice ids."""
+"""Language codes a flow or ``[tts] voice`` may use → espeak-ng voice ids.
+
+Mandarin is ``cmn-latn-pinyin``, not ``cmn``: espeak-ng's packaged ``cmn_dict`` gives many
+common characters (零, 一, 年, 点, 两 …) as pinyin, which the ``cmn`` voice reads with English
+rules ("ling two" for 零) while ``cmn-latn-pinyin`` reads it as Mandarin. The price: Latin words
+in a Chinese prompt ("VIP") are read as pinyin too; ask for ``cmn`` for the other trade-off."""
 
 MIN_RATE, MAX_RATE = 80, 450
 """espeak-ng's speaking-rate range, words per minute."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +23,8 @@ def test_is_a_tts_engine(espeak: Pyttsx3Engine) -> None:
 
 
 @pytest.mark.parametrize(("voice", "espeak_id"), [
-    ("zh", "cmn"), ("zh-CN", "cmn"), ("cmn", "cmn"), ("sit/cmn", "cmn"),
+    ("zh", "cmn-latn-pinyin"), ("zh-CN", "cmn-latn-pinyin"), ("mandarin", "cmn-latn-pinyin"),
+    ("cmn", "cmn"), ("sit/cmn", "cmn"),
     ("en", "en-us"), ("en-gb", "en"), ("gmw/en-us", "en-us"),
 ])
 def test_voice_aliases(espeak: Pyttsx3Engine, voice: str, espeak_id: str) -> None:
@@ -62,6 +64,20 @@ def test_mandarin_is_not_read_as_english(espeak: Pyttsx3Engine, tmp_path: Path) 
     espeak.render("一二三", "zh", 160, zh, WAV)
     espeak.render("一二三", "en", 160, en, WAV)
     assert probe_wav(zh).duration < probe_wav(en).duration
+
+
+def test_every_say_as_character_is_read_in_mandarin(espeak: Pyttsx3Engine) -> None:
+    # espeak-ng's phoneme trace marks a switch to English rules with "(en)"; the zh voice must
+    # read every character the Chinese say-as rules produce (and a typical prompt) as Mandarin.
+    chars = ("零〇一二两三四五六七八九幺十百千万亿负点第年月日凌晨上午中午下午晚上分秒"
+             "元角整美欧星号井号加")
+    prompt = "您好，欢迎致电供电九五五九八服务热线。故障报修请按一，人工服务请按零。"
+    for text in (" ".join(chars), prompt):
+        trace = subprocess.run(
+            ["espeak-ng", "-v", espeak.resolve_voice("zh"), "-x", "-q", text],
+            capture_output=True, text=True, check=True, timeout=30).stdout
+        assert trace.strip()
+        assert "(en)" not in trace, trace
 
 
 def test_unknown_voice(espeak: Pyttsx3Engine, tmp_path: Path) -> None:
