@@ -76,7 +76,7 @@ class Replayer:
         elif "other_loopback_leg_uuid" in text:
             self.uuids[B_LEG] = reply.body.decode()
         elif "Event-UUID: " in text:
-            app_uuid = text.split("Event-UUID: ")[1].split("\n")[0]
+            app_uuid = text.split("Event-UUID: ")[1].split("\n", maxsplit=1)[0]
             if "play_and_get_digits" in text:  # the real client injected DTMF after the prompt
                 await self.until(lambda f: b"PLAYBACK_STOP" in f.body[:40], self.start)
             else:
