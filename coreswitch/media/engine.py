@@ -117,7 +117,9 @@ class Pyttsx3Engine:
             return list(self._load_voices())
 
     def resolve_voice(self, voice: str) -> str:
-        """Language alias or espeak-ng voice id → the voice id espeak-ng is asked for."""
+        """Language alias, espeak-ng voice id or language → the voice id espeak-ng is asked for
+        (``zh`` → ``cmn-latn-pinyin``). Starts pyttsx3 if needed: call it on the worker thread.
+        Raises :class:`UnknownVoice`."""
         wanted = VOICE_ALIASES.get(voice.lower(), voice.lower())
         voices = self._load_voices()
         for v in voices:
