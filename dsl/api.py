@@ -8,6 +8,9 @@ All functions are pure: no file or network access.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from dsl import ast
@@ -35,9 +38,27 @@ class Analysis:
         return not self.errors
 
 
+@contextmanager
+def _no_gc_pauses() -> Iterator[None]:
+    """The front end allocates many small acyclic objects; the cyclic collector would walk
+    them again and again (quadratic on big flows). Pause it for the duration of one call."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse(source: str, env: Environment | None = None, *, test_file: bool = False
           ) -> Analysis:
     """Parse and build the flow AST, without the checker (syntax and structure only)."""
+    with _no_gc_pauses():
+        return _parse(source, env, test_file=test_file)
+
+
+def _parse(source: str, env: Environment | None, *, test_file: bool) -> Analysis:
     items, diags = parse_items(source)
     if diags:
         return Analysis(None, tuple(diags))
@@ -51,7 +72,13 @@ def analyse(source: str, env: Environment | None = None, *, test_file: bool = Fa
     """Parse, build and check. For a ``*.test.flow`` file pass ``test_file=True`` and the
     analysed ``target`` flow it names (its tests are checked against that flow)."""
     env = env or Environment()
-    parsed = parse(source, env, test_file=test_file)
+    with _no_gc_pauses():
+        return _analyse(source, env, test_file, target)
+
+
+def _analyse(source: str, env: Environment, test_file: bool, target: ast.Flow | None
+             ) -> Analysis:
+    parsed = _parse(source, env, test_file=test_file)
     if parsed.flow is None:
         return parsed
     diags = list(parsed.diagnostics)
@@ -67,15 +94,20 @@ def compile_source(source: str, env: Environment | None = None) -> tuple[IR | No
                                                                           tuple[Diagnostic, ...]]:
     """Parse, check and compile. Returns ``(ir, diagnostics)``; ``ir`` is None on errors."""
     env = env or Environment()
-    a = analyse(source, env)
-    if a.flow is None or a.errors:
-        return None, a.diagnostics
-    return compile_checked(a.flow, env), a.diagnostics
+    with _no_gc_pauses():
+        a = _analyse(source, env, False, None)
+        if a.flow is None or a.errors:
+            return None, a.diagnostics
+        return _compile_checked(a.flow, env), a.diagnostics
 
 
 def compile_checked(flow: ast.Flow, env: Environment | None = None) -> IR:
     """Compile a flow that :func:`analyse` reported without errors."""
-    env = env or Environment()
+    with _no_gc_pauses():
+        return _compile_checked(flow, env or Environment())
+
+
+def _compile_checked(flow: ast.Flow, env: Environment) -> IR:
     scratch: list[Diagnostic] = []
     _info, scopes = declare(flow, env, scratch)
     var_types: dict[str, dict[str, str]] = {}

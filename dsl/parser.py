@@ -12,12 +12,17 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 
-from lark import Lark, Token, Tree
+from dataclasses import replace
+from typing import Any
+
+from lark import Lark, Transformer
+from lark.lexer import Lexer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-from lark.lexer import Token as LexToken
 
 from dsl import ast
 from dsl.diagnostics import Diagnostic, error
+from dsl.lalr import LeanLALR
+from dsl.lexer import EOF_DEDENT, FlowLexer, SyntaxProblem, Tok
 from dsl.span import Span
 
 _FULLWIDTH = {
@@ -36,63 +41,20 @@ _TOKEN_NAMES = {
 }
 
 
-_EOF = "\x00eof"
+_SyntaxProblem = SyntaxProblem
+_EOF = EOF_DEDENT
 
 
-class _SyntaxProblem(Exception):
-    def __init__(self, diag: Diagnostic) -> None:
-        super().__init__(diag.message)
-        self.diag = diag
+class _TablesOnlyLexer(Lexer):
+    """Lark needs a lexer class to build its tables; parsing uses :class:`FlowLexer`."""
 
+    __future_interface__ = 2
 
-class _Indenter:
-    """Python-style INDENT/DEDENT post-lexer that reports bad dedents with a position."""
+    def __init__(self, conf: Any) -> None:
+        self.conf = conf
 
-    always_accept = ("_NL",)
-
-    def process(self, stream: Iterator[LexToken]) -> Iterator[LexToken]:
-        levels = [0]
-        parens = 0
-        last: LexToken | None = None
-        for tok in stream:
-            last = tok
-            if tok.type == "_NL":
-                if parens > 0:
-                    continue
-                yield tok
-                indent_str = tok.value.rsplit("\n", 1)[1]
-                if "#" in indent_str:  # a trailing comment at end of file
-                    continue
-                indent = len(indent_str.replace("\t", " " * 8))
-                if indent > levels[-1]:
-                    levels.append(indent)
-                    yield LexToken.new_borrow_pos("_INDENT", indent_str, tok)
-                else:
-                    before = list(levels)
-                    while indent < levels[-1]:
-                        levels.pop()
-                        yield LexToken.new_borrow_pos("_DEDENT", indent_str, tok)
-                    if indent != levels[-1]:
-                        line = (tok.end_line or tok.line or 1)
-                        outer = " or ".join(str(x) for x in before)
-                        raise _SyntaxProblem(error(
-                            "E102", f"this line is indented by {indent} spaces, but the "
-                            f"enclosing blocks are at {outer}",
-                            Span.point(line, indent + 1),
-                            "indent every line of a block by the same amount",
-                        ))
-                continue
-            yield tok
-            if tok.type in ("LPAR", "LSQB", "LBRACE"):
-                parens += 1
-            elif tok.type in ("RPAR", "RSQB", "RBRACE") and parens > 0:
-                parens -= 1
-        while len(levels) > 1:
-            levels.pop()
-            if last is not None:
-                yield LexToken.new_borrow_pos("_DEDENT", _EOF, last)
-            else:
-                yield LexToken("_DEDENT", "", 0, 1, 1, 1, 1, 0)
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Any]:  # pragma: no cover
+        raise NotImplementedError("parse with dsl.parser.parse_items")
 
 
 @lru_cache(maxsize=1)
@@ -101,23 +63,34 @@ def _lark() -> Lark:
     return Lark(
         grammar,
         parser="lalr",
-        lexer="contextual",
-        postlex=_Indenter(),  # type: ignore[arg-type]  # duck-typed PostLex
-        propagate_positions=True,
+        lexer=_TablesOnlyLexer,
+        propagate_positions=False,  # spans come from the tokens (faster; see _Converter.span)
         maybe_placeholders=True,
         start=["start", "expr"],
+        transformer=_Build(),
         cache=False,
     )
+
+
+@lru_cache(maxsize=1)
+def _machinery() -> tuple[FlowLexer, LeanLALR]:
+    lark = _lark()
+    return FlowLexer(lark.lexer_conf), LeanLALR(lark)
+
+
+def _parse(text: str, start: str) -> Any:
+    lexer, lalr = _machinery()
+    return lalr.parse(lexer.tokens(text), start)
 
 
 def parse_items(source: str) -> tuple[tuple[ast.Item, ...], list[Diagnostic]]:
     """Parse a whole .flow file into the statement layer."""
     if not source.endswith("\n"):
         source += "\n"
-    parser = _lark()
+    _machinery()
     try:
-        tree = parser.parse(source, start="start")
-        return tuple(_Converter(source).items(tree.children)), []
+        items: tuple[ast.Item, ...] = _parse(source, "start")
+        return items, []
     except _SyntaxProblem as p:
         return (), [p.diag]
     except UnexpectedInput as e:
@@ -132,10 +105,10 @@ def parse_expression(text: str, line: int = 1, col: int = 1) -> ast.Expr:
     Raises ``ValueError`` with a human message on syntax errors.
     """
     try:
-        tree = _lark().parse(text, start="expr")
+        expr: ast.Expr = _parse(text, "expr")
     except (UnexpectedInput, _SyntaxProblem) as e:
         raise ValueError(str(e).splitlines()[0]) from None
-    return _Converter(text, line - 1, col - 1).expr(tree)
+    return _shift(expr, line - 1, col - 1) if (line, col) != (1, 1) else expr
 
 
 # ---------------------------------------------------------------- errors
@@ -152,7 +125,7 @@ def _from_lark(e: UnexpectedInput, source: str) -> Diagnostic:
                          f"use the ASCII '{_FULLWIDTH[ch]}' instead of the full-width '{ch}'")
         return error("E100", f"unexpected character '{ch}'", span, None)
     assert isinstance(e, UnexpectedToken)
-    tok: Token = e.token
+    tok: Any = e.token
     expected = sorted(e.expected)
     if tok.type == "$END" or (tok.type == "_DEDENT" and tok.value == _EOF):
         lines = source.rstrip("\n").splitlines() or [""]
@@ -193,289 +166,350 @@ def _expect_hint(expected: list[str]) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------- tree → statement layer
+# ---------------------------------------------------------------- parse callbacks → AST
 
 _ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'", "{": "\\{", "}": "\\}"}
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _SAY_AS = re.compile(r"^(.*?)\s+as\s+([A-Za-z_]+)\s*$", re.S)
 
+_Child = Any
 
-class _Converter:
-    def __init__(self, source: str, line_offset: int = 0, col_offset: int = 0) -> None:
-        self.source = source
-        self.dl = line_offset
-        self.dc = col_offset
 
-    # spans ---------------------------------------------------------------
-    def span(self, node: Tree[Token] | Token) -> Span:
-        if isinstance(node, Token):
-            line, col = node.line or 1, node.column or 1
-            end_line, end_col = node.end_line or line, node.end_column or col + 1
-        else:
-            m = node.meta
-            if m.empty:
-                return Span(1 + self.dl, 1, 1 + self.dl, 2)
-            line, col, end_line, end_col = m.line, m.column, m.end_line, m.end_column
-        if line == 1:
-            col += self.dc
-        if end_line == 1:
-            end_col += self.dc
-        return Span(line + self.dl, col, end_line + self.dl, end_col)
+def _tok_span(t: Tok) -> Span:
+    line = t.line
+    if line is None:  # tokens made up by the post-lexer at end of file
+        return Span(1, 1, 1, 2)
+    return Span(line, t.column, t.end_line, t.end_column)  # type: ignore[arg-type]
 
-    # items ---------------------------------------------------------------
-    def items(self, children: list[Tree[Token] | Token | None]) -> Iterator[ast.Item]:
-        for ch in children:
-            if isinstance(ch, Tree):
-                yield self.item(ch)
 
-    def item(self, t: Tree[Token]) -> ast.Item:
-        kind = t.data
-        if kind in ("simple", "block", "inline"):
-            head = t.children[0]
-            assert isinstance(head, Tree)
-            head_name = ".".join(str(x) for x in head.children)
-            args = self.args(t.children[1])
-            body: tuple[ast.Item, ...] | None = None
-            if kind == "block":
-                body = tuple(self.items(t.children[2:]))
-            elif kind == "inline":
-                ihead = t.children[2]
-                assert isinstance(ihead, Tree)
-                inner = ast.Stmt(".".join(str(x) for x in ihead.children),
-                                 self.args(t.children[3]), None,
-                                 self.span(ihead) if t.children[3] is None
-                                 else self.span(ihead).to(self.span(t.children[3])),
-                                 self.span(ihead))
-                body = (inner,)
-            span = self.span(t)
-            if kind == "simple" or kind == "inline":
-                span = self._trim_nl(span, head, t.children[1] if kind == "simple"
-                                     else t.children[3] or t.children[2])
-            else:
-                span = self._trim_nl(span, head, t.children[1] or head)
-            return ast.Stmt(head_name, args, body, span, self.span(head))
-        if kind == "decl":
-            scope, name, typ, value = t.children
-            assert isinstance(scope, Tree) and isinstance(name, Token)
-            return ast.Decl(str(scope.children[0]), str(name),
-                            self.type(typ) if isinstance(typ, Tree) else None,
-                            self.expr(value) if value is not None else None,
-                            self.span(scope).to(self.span(value or typ or name)), self.span(name))
-        if kind == "funcdecl":
-            dotted, params, _arrow, ret, args = t.children
-            assert isinstance(dotted, Tree)
-            last = args or ret or dotted
-            return ast.FuncDecl(".".join(str(x) for x in dotted.children),
-                                self.params(params),
-                                self.type(ret) if isinstance(ret, Tree) else None,
-                                self.fopts(args), self.span(dotted).to(self.span(last)),
-                                self.span(dotted))
-        if kind == "subflowdef":
-            name, inputs, _arrow, outputs = t.children[:4]
-            assert isinstance(name, Token)
-            return ast.SubflowDef(str(name), self.params(inputs), self.params(outputs),
-                                  tuple(self.items(t.children[4:])), self.span(name),
-                                  self.span(name))
-        raise AssertionError(kind)  # pragma: no cover
+def _span_of(x: _Child) -> Span | None:
+    if isinstance(x, Span):
+        return x
+    if isinstance(x, Tok):
+        return _tok_span(x)
+    if x is None:
+        return None
+    sp = getattr(x, "span", None)
+    if isinstance(sp, Span):
+        return sp
+    if isinstance(x, tuple) and x:
+        if len(x) == 2 and isinstance(x[1], Span) and isinstance(x[0], str):
+            return x[1]
+        first = next((s for s in map(_span_of, x) if s is not None), None)
+        last = next((s for s in map(_span_of, reversed(x)) if s is not None), None)
+        if first is not None and last is not None:
+            return first.to(last)
+    return None
 
-    def _trim_nl(self, span: Span, first: Tree[Token] | Token, last: Tree[Token] | Token | None
-                 ) -> Span:
-        end = self.span(last) if last is not None else self.span(first)
-        return self.span(first).to(end)
 
-    def fopts(self, t: Tree[Token] | Token | None) -> tuple[ast.Arg, ...]:
-        if not isinstance(t, Tree):
-            return ()
-        c = t.children
+def _cover(*xs: _Child) -> Span:
+    spans = [s for s in map(_span_of, xs) if s is not None]
+    if not spans:
+        return Span(1, 1, 1, 2)
+    return spans[0].to(spans[-1])
+
+
+class _Build(Transformer[Any, Any]):
+    """Lark callbacks (run during parsing, no parse tree): rule name → AST node."""
+
+    # ---- structure
+    def start(self, c: list[_Child]) -> tuple[ast.Item, ...]:
+        return tuple(x for x in c if x is not None and not isinstance(x, Tok))
+
+    def head(self, c: list[Tok]) -> tuple[str, Span]:
+        if len(c) == 1:
+            t = c[0]
+            return t.value, _tok_span(t)
+        return ".".join(str(x) for x in c), _tok_span(c[0]).to(_tok_span(c[-1]))
+
+    def simple(self, c: list[_Child]) -> ast.Stmt:
+        (name, hsp), args = c[0], c[1] or ()
+        return ast.Stmt(name, args, None, hsp.to(args[-1].span) if args else hsp, hsp)
+
+    def block(self, c: list[_Child]) -> ast.Stmt:
+        (name, hsp), args = c[0], c[1] or ()
+        body = tuple(x for x in c[2:] if x is not None and not isinstance(x, Tok))
+        return ast.Stmt(name, args, body, hsp.to(args[-1].span) if args else hsp, hsp)
+
+    def inline(self, c: list[_Child]) -> ast.Stmt:
+        (name, hsp), args = c[0], c[1] or ()
+        (iname, ihsp), iargs = c[2], c[3] or ()
+        inner = ast.Stmt(iname, iargs, None, _cover(ihsp, iargs) if iargs else ihsp, ihsp)
+        return ast.Stmt(name, args, (inner,), _cover(hsp, inner.span), hsp)
+
+    def args(self, c: list[_Child]) -> tuple[ast.Arg, ...]:
+        return tuple(x for x in c if x is not None and x.__class__ is not Tok)
+
+    def pos(self, c: list[_Child]) -> ast.Pos:
+        return ast.Pos(c[0], c[0].span)
+
+    def kw(self, c: list[_Child]) -> ast.Kw:
+        name, value = c
+        nsp = _tok_span(name)
+        return ast.Kw(name.value, value, nsp.to(value.span), nsp)
+
+    def kwroute(self, c: list[_Child]) -> ast.RouteArg:
+        name, _arrow, target = c
+        return ast.RouteArg(str(name), str(target), _cover(name, target), _tok_span(target))
+
+    def route(self, c: list[_Child]) -> ast.RouteArg:
+        arrow, target = c
+        return ast.RouteArg(None, str(target), _cover(arrow, target), _tok_span(target))
+
+    # ---- declarations
+    def scope(self, c: list[Tok]) -> Tok:
+        return c[0]
+
+    def decl(self, c: list[_Child]) -> ast.Decl:
+        scope, name, typ, value = c
+        return ast.Decl(str(scope), str(name), typ, value,
+                        _cover(scope, value or typ or name), _tok_span(name))
+
+    def fopts(self, c: list[_Child]) -> tuple[ast.Arg, ...]:
         out: list[ast.Arg] = []
         for i in range(0, len(c), 2):
             name, value = c[i], c[i + 1]
-            assert isinstance(name, Token)
-            sp = self.span(name).to(self.span(value))
-            out.append(ast.Kw(str(name), self.expr(value), sp, self.span(name)))
+            out.append(ast.Kw(str(name), value, _cover(name, value), _tok_span(name)))
         return tuple(out)
 
-    def params(self, t: Tree[Token] | Token | None) -> tuple[ast.Param, ...]:
-        if not isinstance(t, Tree):
-            return ()
-        out = []
-        for p in t.children:
-            if isinstance(p, Tree):
-                name, typ = p.children
-                assert isinstance(name, Token) and isinstance(typ, Tree)
-                out.append(ast.Param(str(name), self.type(typ), self.span(p)))
-        return tuple(out)
+    def funcdecl(self, c: list[_Child]) -> ast.FuncDecl:
+        dotted, params, _arrow, ret, opts = c
+        name, nsp = dotted
+        return ast.FuncDecl(name, params or (), ret, opts or (),
+                            _cover(nsp, opts or ret or params or nsp), nsp)
 
-    def type(self, t: Tree[Token]) -> ast.TypeRef:
-        name, arg = t.children
-        return ast.TypeRef(str(name), self.type(arg) if isinstance(arg, Tree) else None,
-                           self.span(t))
+    def subflowdef(self, c: list[_Child]) -> ast.SubflowDef:
+        name, inputs, _arrow, outputs = c[:4]
+        body = tuple(x for x in c[4:] if x is not None and not isinstance(x, Tok))
+        sp = _tok_span(name)
+        return ast.SubflowDef(str(name), inputs or (), outputs or (), body, sp, sp)
 
-    def args(self, t: Tree[Token] | Token | None) -> tuple[ast.Arg, ...]:
-        if not isinstance(t, Tree):
-            return ()
-        out: list[ast.Arg] = []
-        for a in t.children:
-            if not isinstance(a, Tree):
-                continue
-            sp = self.span(a)
-            if a.data == "pos":
-                out.append(ast.Pos(self.expr(a.children[0]), sp))
-            elif a.data == "kw":
-                name, value = a.children
-                assert isinstance(name, Token)
-                out.append(ast.Kw(str(name), self.expr(value), sp, self.span(name)))
-            elif a.data == "kwroute":
-                name, _arrow, target = a.children
-                assert isinstance(target, Token)
-                out.append(ast.RouteArg(str(name), str(target), sp, self.span(target)))
-            else:
-                _arrow, target = a.children
-                assert isinstance(target, Token)
-                out.append(ast.RouteArg(None, str(target), sp, self.span(target)))
-        return tuple(out)
+    def params(self, c: list[_Child]) -> tuple[ast.Param, ...]:
+        return tuple(x for x in c if isinstance(x, ast.Param))
 
-    # expressions -----------------------------------------------------------
-    def expr(self, t: Tree[Token] | Token | None) -> ast.Expr:  # noqa: PLR0911, PLR0912
-        assert t is not None
-        if isinstance(t, Token):  # pragma: no cover - every atom is wrapped in a rule
-            return ast.Name(str(t), self.span(t))
-        sp = self.span(t)
-        d = t.data
-        c = t.children
-        if d == "name":
-            return ast.Name(str(c[0]), sp)
-        if d == "string":
-            return self.string(c[0], sp)
-        if d == "regex":
-            tok = str(c[0])
-            pattern = tok[2:-1].replace('\\"', '"')
-            try:
-                re.compile(pattern)
-            except re.error as e:
-                raise _SyntaxProblem(error("E106", f"invalid pattern: {e.msg}", sp,
-                                           "patterns use Python regular-expression syntax"))
-            return ast.Lit("regex", pattern, sp)
-        if d == "int":
-            return ast.Lit("int", int(str(c[0])), sp)
-        if d == "decimal":
-            return ast.Lit("decimal", Decimal(str(c[0])), sp)
-        if d == "percent":
-            return ast.Lit("percent", Decimal(str(c[0])[:-1]), sp)
-        if d == "duration":
-            return ast.Lit("duration", _duration_ms(str(c[0])), sp)
-        if d == "time":
-            return ast.Lit("time", _time(str(c[0]), sp), sp)
-        if d == "timerange":
-            a, b = str(c[0]).split("-")
-            return ast.Lit("timerange", (_time(a, sp), _time(b, sp)), sp)
-        if d == "date":
-            return ast.Lit("date", _date(str(c[0]), sp), sp)
-        if d == "daterange":
-            a, b = str(c[0]).split("..")
-            return ast.Lit("daterange", (_date(a, sp), _date(b, sp)), sp)
-        if d == "dayrange":
-            a, b = str(c[0]).split("-")
-            return ast.Lit("dayrange", (a, b), sp)
-        if d == "true":
-            return ast.Lit("bool", True, sp)
-        if d == "false":
-            return ast.Lit("bool", False, sp)
-        if d == "list":
-            return ast.ListLit(tuple(self.expr(x) for x in c if x is not None), sp)
-        if d == "record":
-            fields = []
-            for p in c:
-                if isinstance(p, Tree):
-                    k, v = p.children
-                    key = str(k)
-                    if isinstance(k, Token) and k.type == "STRING":
-                        key = _unescape(key[1:-1])
-                    fields.append((key, self.expr(v)))
-            return ast.RecordLit(tuple(fields), sp)
-        if d == "attr":
-            return ast.Attr(self.expr(c[0]), str(c[1]), sp)
-        if d == "index":
-            return ast.Index(self.expr(c[0]), self.expr(c[1]), sp)
-        if d == "call":
-            return self.call(t, sp)
-        if d == "neg":
-            return ast.Unary("-", self.expr(c[1]), sp)
-        if d == "not_":
-            return ast.Unary("not", self.expr(c[0]), sp)
-        if d in ("binop", "compare"):
-            return ast.Binary(str(c[1]), self.expr(c[0]), self.expr(c[2]), sp)
-        if d == "and_":
-            return ast.Binary("and", self.expr(c[0]), self.expr(c[1]), sp)
-        if d == "or_":
-            return ast.Binary("or", self.expr(c[0]), self.expr(c[1]), sp)
-        if d == "in_":
-            return ast.Binary("in", self.expr(c[0]), self.expr(c[1]), sp)
-        if d == "notin":
-            return ast.Binary("not in", self.expr(c[0]), self.expr(c[1]), sp)
-        raise AssertionError(d)  # pragma: no cover
+    def param(self, c: list[_Child]) -> ast.Param:
+        name, typ = c
+        return ast.Param(str(name), typ, _cover(name, typ))
 
-    def call(self, t: Tree[Token], sp: Span) -> ast.Call:
-        callee, cargs = t.children
-        func = self.expr(callee)
-        name = _dotted(func)
+    def type(self, c: list[_Child]) -> ast.TypeRef:
+        name, arg = c
+        return ast.TypeRef(str(name), arg, _cover(name, arg or name))
+
+    def dotted(self, c: list[Tok]) -> tuple[str, Span]:
+        return ".".join(str(x) for x in c), _cover(c[0], c[-1])
+
+    # ---- expressions
+    def prefix(self, c: list[Tok]) -> Tok:
+        return c[0]
+
+    def binop(self, c: list[Tok]) -> tuple[str, Span]:
+        return " ".join(str(x) for x in c), _cover(c[0], c[-1])
+
+    def expr(self, c: list[_Child]) -> ast.Expr:
+        items = [x for x in c if x is not None]
+        pos = 0
+
+        def operand() -> ast.Expr:
+            nonlocal pos
+            node = items[pos]
+            pos += 1
+            if isinstance(node, Tok):  # a prefix operator
+                if str(node) == "not":
+                    inner = climb(_PREC["not"])
+                    return ast.Unary("not", inner, _tok_span(node).to(inner.span))
+                inner = operand()
+                return ast.Unary("-", inner, _tok_span(node).to(inner.span))
+            result: ast.Expr = node
+            return result
+
+        def climb(min_prec: int) -> ast.Expr:
+            nonlocal pos
+            left = operand()
+            while pos < len(items):
+                op, _sp = items[pos]
+                prec = _PREC[op]
+                if prec < min_prec:
+                    break
+                pos += 1
+                right = climb(prec + 1)
+                left = ast.Binary(op, left, right, left.span.to(right.span))
+            return left
+
+        return climb(0)
+
+    def attr(self, c: list[_Child]) -> ast.Attr:
+        return ast.Attr(c[0], c[1].value, c[0].span.to(_tok_span(c[1])))
+
+    def index(self, c: list[_Child]) -> ast.Index:
+        return ast.Index(c[0], c[1], _cover(c[0], c[1]))
+
+    def callargs(self, c: list[_Child]) -> tuple[_Child, ...]:
+        return tuple(x for x in c if x is not None and not isinstance(x, Tok))
+
+    def cpos(self, c: list[_Child]) -> ast.Expr:
+        result: ast.Expr = c[0]
+        return result
+
+    def ckw(self, c: list[_Child]) -> tuple[str, ast.Expr]:
+        return (str(c[0]), c[1])
+
+    def call(self, c: list[_Child]) -> ast.Call:
+        callee, cargs, rpar = c
+        sp = _cover(callee, rpar)
+        name = _dotted(callee)
         if name is None:
             raise _SyntaxProblem(error("E103", "only named functions can be called", sp, None))
         args: list[ast.Expr] = []
         kwargs: list[tuple[str, ast.Expr]] = []
-        if isinstance(cargs, Tree):
-            for a in cargs.children:
-                if not isinstance(a, Tree):
-                    continue
-                if a.data == "ckw":
-                    kwargs.append((str(a.children[0]), self.expr(a.children[1])))
-                else:
-                    if kwargs:
-                        raise _SyntaxProblem(error(
-                            "E103", "positional argument after a named one", self.span(a),
-                            "put positional arguments first"))
-                    args.append(self.expr(a.children[0]))
-        return ast.Call(name, tuple(args), tuple(kwargs), sp, func.span)
+        for a in cargs or ():
+            if isinstance(a, tuple):
+                kwargs.append(a)
+            else:
+                if kwargs:
+                    raise _SyntaxProblem(error("E103", "positional argument after a named one",
+                                               a.span, "put positional arguments first"))
+                args.append(a)
+        return ast.Call(name, tuple(args), tuple(kwargs), sp, callee.span)
 
-    def string(self, tok: Token | Tree[Token] | None, sp: Span) -> ast.Expr:
-        raw = str(tok)
-        body = raw[1:-1]
-        if "{" not in body and "}" not in body:
-            return ast.Lit("text", _unescape(body), sp)
-        parts: list[str | ast.Placeholder] = []
-        pos = 0
-        text = body.replace("{{", "\x00").replace("}}", "\x01")
-        for m in _PLACEHOLDER.finditer(text):
-            parts.append(_unescape(text[pos:m.start()]))
-            inner = m.group(1)
-            col = sp.col + 1 + m.start(1)
-            psp = Span(sp.line, col - 1, sp.line, col + len(inner) + 1)
-            say_as = None
-            sm = _SAY_AS.match(inner)
-            expr_text = inner
-            if sm:
-                expr_text, say_as = sm.group(1), sm.group(2)
-            if not expr_text.strip():
-                raise _SyntaxProblem(error("E107", "empty placeholder '{}'", psp,
-                                           "write '{{' and '}}' for literal braces"))
-            try:
-                expr = parse_expression(expr_text, sp.line, col)
-            except ValueError:
-                raise _SyntaxProblem(error("E107", f"bad placeholder '{{{inner}}}'", psp,
-                                           "a placeholder holds an expression, e.g. "
-                                           "{balance as money}")) from None
-            parts.append(ast.Placeholder(expr, say_as, psp))
-            pos = m.end()
-        rest = text[pos:]
-        if "{" in rest or "}" in rest:
-            col = sp.col + 1 + pos + min(i for i in (rest.find("{"), rest.find("}")) if i >= 0)
-            raise _SyntaxProblem(error("E107", "unbalanced '{' or '}' in string",
-                                       Span.point(sp.line, col),
+    def paren(self, c: list[_Child]) -> ast.Expr:
+        result: ast.Expr = c[1]
+        return result
+
+    def name(self, c: list[Tok]) -> ast.Name:
+        t = c[0]
+        return ast.Name(t.value, _tok_span(t))
+
+    def string(self, c: list[Tok]) -> ast.Expr:
+        t = c[0]
+        return _string(t.value, _tok_span(t))
+
+    def regex(self, c: list[Tok]) -> ast.Lit:
+        sp = _tok_span(c[0])
+        pattern = str(c[0])[2:-1].replace('\\"', '"')
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise _SyntaxProblem(error("E106", f"invalid pattern: {e.msg}", sp,
+                                       "patterns use Python regular-expression syntax")) from None
+        return ast.Lit("regex", pattern, sp)
+
+    def int(self, c: list[Tok]) -> ast.Lit:
+        return ast.Lit("int", int(c[0].value), _tok_span(c[0]))
+
+    def decimal(self, c: list[Tok]) -> ast.Lit:
+        return ast.Lit("decimal", Decimal(str(c[0])), _tok_span(c[0]))
+
+    def percent(self, c: list[Tok]) -> ast.Lit:
+        return ast.Lit("percent", Decimal(str(c[0])[:-1]), _tok_span(c[0]))
+
+    def duration(self, c: list[Tok]) -> ast.Lit:
+        return ast.Lit("duration", _duration_ms(str(c[0])), _tok_span(c[0]))
+
+    def time(self, c: list[Tok]) -> ast.Lit:
+        sp = _tok_span(c[0])
+        return ast.Lit("time", _time(str(c[0]), sp), sp)
+
+    def timerange(self, c: list[Tok]) -> ast.Lit:
+        sp = _tok_span(c[0])
+        a, b = str(c[0]).split("-")
+        return ast.Lit("timerange", (_time(a, sp), _time(b, sp)), sp)
+
+    def date(self, c: list[Tok]) -> ast.Lit:
+        sp = _tok_span(c[0])
+        return ast.Lit("date", _date(str(c[0]), sp), sp)
+
+    def daterange(self, c: list[Tok]) -> ast.Lit:
+        sp = _tok_span(c[0])
+        a, b = str(c[0]).split("..")
+        return ast.Lit("daterange", (_date(a, sp), _date(b, sp)), sp)
+
+    def dayrange(self, c: list[Tok]) -> ast.Lit:
+        a, b = str(c[0]).split("-")
+        return ast.Lit("dayrange", (a, b), _tok_span(c[0]))
+
+    def true(self, c: list[Tok]) -> ast.Lit:
+        return ast.Lit("bool", True, _tok_span(c[0]))
+
+    def false(self, c: list[Tok]) -> ast.Lit:
+        return ast.Lit("bool", False, _tok_span(c[0]))
+
+    def list(self, c: list[_Child]) -> ast.ListLit:
+        items = tuple(x for x in c[1:-1] if x is not None and not isinstance(x, Tok))
+        return ast.ListLit(items, _cover(c[0], c[-1]))
+
+    def pair(self, c: list[_Child]) -> tuple[str, ast.Expr]:
+        k, v = c
+        key = str(k)
+        if k.type == "STRING":
+            key = _unescape(key[1:-1])
+        return (key, v)
+
+    def record(self, c: list[_Child]) -> ast.RecordLit:
+        fields = tuple(x for x in c[1:-1] if isinstance(x, tuple))
+        return ast.RecordLit(fields, _cover(c[0], c[-1]))
+
+
+def _string(raw: str, sp: Span) -> ast.Expr:
+    body = raw[1:-1]
+    if "{" not in body and "}" not in body:
+        return ast.Lit("text", _unescape(body), sp)
+    parts: list[str | ast.Placeholder] = []
+    pos = 0
+    text = body.replace("{{", "\x00").replace("}}", "\x01")
+    for m in _PLACEHOLDER.finditer(text):
+        parts.append(_unescape(text[pos:m.start()]))
+        inner = m.group(1)
+        col = sp.col + 1 + m.start(1)
+        psp = Span(sp.line, col - 1, sp.line, col + len(inner) + 1)
+        say_as = None
+        sm = _SAY_AS.match(inner)
+        expr_text = inner
+        if sm:
+            expr_text, say_as = sm.group(1), sm.group(2)
+        if not expr_text.strip():
+            raise _SyntaxProblem(error("E107", "empty placeholder '{}'", psp,
                                        "write '{{' and '}}' for literal braces"))
-        parts.append(_unescape(rest))
-        cleaned = tuple(p.replace("\x00", "{").replace("\x01", "}") if isinstance(p, str) else p
-                        for p in parts if p != "")
-        return ast.Template(cleaned, sp)
+        try:
+            expr = parse_expression(expr_text, sp.line, col)
+        except ValueError:
+            raise _SyntaxProblem(error("E107", f"bad placeholder '{{{inner}}}'", psp,
+                                       "a placeholder holds an expression, e.g. "
+                                       "{balance as money}")) from None
+        parts.append(ast.Placeholder(expr, say_as, psp))
+        pos = m.end()
+    rest = text[pos:]
+    if "{" in rest or "}" in rest:
+        col = sp.col + 1 + pos + min(i for i in (rest.find("{"), rest.find("}")) if i >= 0)
+        raise _SyntaxProblem(error("E107", "unbalanced '{' or '}' in string",
+                                   Span.point(sp.line, col),
+                                   "write '{{' and '}}' for literal braces"))
+    parts.append(_unescape(rest))
+    cleaned = tuple(p.replace("\x00", "{").replace("\x01", "}") if isinstance(p, str) else p
+                    for p in parts if p != "")
+    return ast.Template(cleaned, sp)
+
+
+def _shift(e: ast.Expr, dl: int, dc: int) -> ast.Expr:
+    """Move a single-line expression parsed on its own to where it sits in the file."""
+
+    def sp(s: Span) -> Span:
+        return Span(s.line + dl, s.col + dc, s.end_line + dl, s.end_col + dc)
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, tuple):
+            return tuple(walk(y) for y in x)
+        if isinstance(x, Span):
+            return sp(x)
+        if hasattr(x, "__dataclass_fields__"):
+            return replace(x, **{f: walk(getattr(x, f)) for f in x.__dataclass_fields__})
+        return x
+
+    result: ast.Expr = walk(e)
+    return result
+
+
+_PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
+         "in": 4, "not in": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7}
 
 
 def _dotted(e: ast.Expr) -> str | None:

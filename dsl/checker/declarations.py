@@ -28,24 +28,25 @@ def declare(flow: ast.Flow, env: Environment, diags: list[Diagnostic]
         table[name] = span
         return True
 
+    prompt_spans: dict[str, Span] = {}
     for p in flow.prompts:
-        if unique("prompt", p.name, p.name_span, {k: v.name_span for k, v in info.prompts.items()}):
+        if unique("prompt", p.name, p.name_span, prompt_spans):
             info.prompts[p.name] = p
     for c in flow.calendars:
         if unique("calendar", c.name, c.name_span, taken):
             info.calendars[c.name] = c
+    sub_spans: dict[str, Span] = {}
     for s in flow.subflows:
-        if unique("subflow", s.name, s.name_span,
-                  {k: v.name_span for k, v in info.subflows.items()}):
+        if unique("subflow", s.name, s.name_span, sub_spans):
             info.subflows[s.name] = s
+    func_spans: dict[str, Span] = {}
     for f in flow.functions:
-        if unique("function", f.name, f.name_span,
-                  {k: v.name_span for k, v in info.functions.items()}):
+        if unique("function", f.name, f.name_span, func_spans):
             info.functions[f.name] = f
             _function(f, info, env, diags)
+    state_spans: dict[str, Span] = {}
     for st in flow.states:
-        if unique("state", st.name, st.name_span,
-                  {k: v.name_span for k, v in info.flow_states.items()}):
+        if unique("state", st.name, st.name_span, state_spans):
             info.flow_states[st.name] = st
 
     main = Scope(info, None, dict(info.flow_states))

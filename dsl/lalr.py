@@ -1,0 +1,87 @@
+"""A lean driver for the LALR(1) tables Lark computes for ``flow.lark``.
+
+Lark builds the grammar, the parse table and the callbacks (our transformer); this module
+only runs the shift/reduce loop with each rule's size, callback and target pre-resolved, which
+avoids per-reduction hashing and attribute lookups in Lark's general driver. Errors are Lark's
+own ``UnexpectedToken``, so callers handle them exactly as they would from ``Lark.parse``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lark import Lark, Token
+from lark.exceptions import UnexpectedToken
+from lark.parsers.lalr_analysis import Shift
+
+_Action = tuple[bool, Any]
+
+
+class LeanLALR:
+    def __init__(self, lark: Lark) -> None:
+        lalr: Any = lark.parser.parser  # lark.parsers.lalr_parser.LALR_Parser
+        table = lalr._parse_table
+        callbacks = lalr.parser.callbacks
+        self.start_states: dict[str, Any] = dict(table.start_states)
+        self.end_states: dict[str, Any] = dict(table.end_states)
+        self.states: dict[Any, dict[str, _Action]] = {}
+        for st, actions in table.states.items():
+            compiled: dict[str, _Action] = {}
+            for tok, (action, arg) in actions.items():
+                # names are plain str here (Lark's may be Token objects: slower to hash/compare)
+                if action is Shift:
+                    compiled[str(tok)] = (True, arg)
+                else:
+                    cb: Callable[[list[Any]], Any] = callbacks[arg]
+                    compiled[str(tok)] = (False, (len(arg.expansion), cb, str(arg.origin.name)))
+            self.states[st] = compiled
+
+    def parse(self, tokens: Iterable[Token], start: str) -> Any:
+        states = self.states
+        end_state = self.end_states[start]
+        state_stack: list[Any] = [self.start_states[start]]
+        value_stack: list[Any] = []
+        last: Token | None = None
+        for tok in tokens:
+            last = tok
+            ttype = tok.type
+            while True:
+                try:
+                    shift, arg = states[state_stack[-1]][ttype]
+                except KeyError:
+                    expected = {s for s in states[state_stack[-1]] if s.isupper()}
+                    raise UnexpectedToken(tok, expected) from None
+                if shift:
+                    state_stack.append(arg)
+                    value_stack.append(tok)
+                    break
+                size, cb, origin = arg
+                if size:
+                    children = value_stack[-size:]
+                    del state_stack[-size:]
+                    del value_stack[-size:]
+                else:
+                    children = []
+                value_stack.append(cb(children))
+                state_stack.append(states[state_stack[-1]][origin][1])
+        end = Token.new_borrow_pos("$END", "", last) if last else Token("$END", "", 0, 1, 1)
+        while True:
+            try:
+                shift, arg = states[state_stack[-1]]["$END"]
+            except KeyError:
+                expected = {s for s in states[state_stack[-1]] if s.isupper()}
+                raise UnexpectedToken(end, expected) from None
+            assert not shift
+            size, cb, origin = arg
+            if size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                children = []
+            value = cb(children)
+            state_stack.append(states[state_stack[-1]][origin][1])
+            value_stack.append(value)
+            if state_stack[-1] == end_state:
+                return value_stack[-1]

@@ -1,0 +1,152 @@
+"""A fast lexer for the flow grammar, built from the grammar's own terminal definitions.
+
+It compiles the same terminals as ``flow.lark`` (same priorities, same keyword handling) into
+one master regular expression, tracks lines itself and produces the INDENT/DEDENT tokens of
+the indentation rule in the same pass. Tokens are small :class:`Tok` objects.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from lark.exceptions import UnexpectedCharacters
+
+from dsl.diagnostics import Diagnostic, error
+from dsl.span import Span
+
+EOF_DEDENT = "\x00eof"
+_OPEN = frozenset({"LPAR", "LSQB", "LBRACE"})
+_CLOSE = frozenset({"RPAR", "RSQB", "RBRACE"})
+
+
+class SyntaxProblem(Exception):
+    """A syntax error found while lexing or building the AST, as a finished diagnostic."""
+
+    def __init__(self, diag: Diagnostic) -> None:
+        super().__init__(diag.message)
+        self.diag = diag
+
+
+class Tok:
+    """A token: what Lark's ``Token`` carries, without its construction cost."""
+
+    __slots__ = ("column", "end_column", "end_line", "end_pos", "line", "start_pos", "type",
+                 "value")
+
+    def __init__(self, type_: str, value: str, start_pos: int, line: int, column: int,
+                 end_line: int, end_column: int, end_pos: int) -> None:
+        self.type = type_
+        self.value = value
+        self.start_pos = start_pos
+        self.line = line
+        self.column = column
+        self.end_line = end_line
+        self.end_column = end_column
+        self.end_pos = end_pos
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"Tok({self.type}, {self.value!r}, {self.line}:{self.column})"
+
+
+class FlowLexer:
+    def __init__(self, conf: Any) -> None:
+        terminals = list(conf.terminals)
+        self.ignore = frozenset(conf.ignore)
+        name_re = next(t for t in terminals if t.name == "NAME").pattern.to_regexp()
+        name_full = re.compile(f"(?:{name_re})\\Z")
+        self.keywords: dict[str, str] = {}
+        rest = []
+        for t in terminals:
+            if t.pattern.type == "str" and name_full.match(t.pattern.value):
+                self.keywords[t.pattern.value] = t.name
+            else:
+                rest.append(t)
+        # Lark's basic-lexer order: priority, then longest possible match, then longest pattern
+        rest.sort(key=lambda x: (-x.priority, -x.pattern.max_width, -len(x.pattern.value), x.name))
+        names = [t.name for t in rest]
+        self.master = re.compile("|".join(f"(?P<t{i}>{t.pattern.to_regexp()})"
+                                          for i, t in enumerate(rest)), conf.g_regex_flags)
+        self.allowed = {t.name for t in terminals}
+        # group number of each terminal's outer group (terminal patterns have inner groups)
+        self.by_group = {idx: names[int(name[1:])] for name, idx in self.master.groupindex.items()}
+
+    def tokens(self, text: str) -> Iterator[Tok]:  # noqa: PLR0912, PLR0915
+        """Tokens of ``text`` with INDENT/DEDENT, ignored terminals dropped."""
+        match = self.master.match
+        by_group = self.by_group
+        keywords = self.keywords
+        ignore = self.ignore
+        end = len(text)
+        pos = 0
+        line = 1
+        line_start = 0
+        levels = [0]
+        parens = 0
+        last: Tok | None = None
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1,
+                                           allowed=self.allowed)
+            value = m.group()
+            kind = by_group[m.lastindex]  # type: ignore[index]  # the outer group closes last
+            start = pos
+            pos = m.end()
+            col = start - line_start + 1
+            nl = value.count("\n")
+            if nl:
+                end_line = line + nl
+                new_start = start + value.rindex("\n") + 1
+                end_col = pos - new_start + 1
+            else:
+                end_line = line
+                new_start = line_start
+                end_col = col + len(value)
+            if kind in ignore:
+                line, line_start = end_line, new_start
+                continue
+            if kind == "NAME":
+                kind = keywords.get(value, "NAME")
+            tok = Tok(kind, value, start, line, col, end_line, end_col, pos)
+            line, line_start = end_line, new_start
+            if kind == "_NL":
+                if parens:
+                    continue
+                last = tok
+                yield tok
+                indent_str = value.rsplit("\n", 1)[1]
+                if "#" in indent_str:  # a comment on the last line of the file
+                    continue
+                indent = len(indent_str.replace("\t", " " * 8))
+                if indent > levels[-1]:
+                    levels.append(indent)
+                    yield Tok("_INDENT", indent_str, start, tok.line, col, end_line, end_col, pos)
+                elif indent < levels[-1]:
+                    before = list(levels)
+                    while indent < levels[-1]:
+                        levels.pop()
+                        yield Tok("_DEDENT", indent_str, start, tok.line, col, end_line,
+                                  end_col, pos)
+                    if indent != levels[-1]:
+                        outer = " or ".join(str(x) for x in before)
+                        raise SyntaxProblem(error(
+                            "E102", f"this line is indented by {indent} spaces, but the "
+                            f"enclosing blocks are at {outer}", Span.point(end_line, indent + 1),
+                            "indent every line of a block by the same amount"))
+                continue
+            if kind in _OPEN:
+                parens += 1
+            elif kind in _CLOSE and parens:
+                parens -= 1
+            last = tok
+            yield tok
+        while len(levels) > 1:
+            levels.pop()
+            if last is not None:
+                yield Tok("_DEDENT", EOF_DEDENT, last.start_pos, last.line, last.column,
+                          last.end_line, last.end_column, last.end_pos)
