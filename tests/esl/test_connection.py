@@ -314,10 +314,6 @@ async def test_execute_refused_by_the_switch(switch: FakeSwitch) -> None:
         await client.close()
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "EslPeer.execute (coreswitch/esl/peer.py:168-172): with timeout=None (the default) a sendmsg "
-    "whose +OK does not arrive within command_timeout raises TimeoutError inside the try, and the "
-    "handler formats f'{timeout:g}' with None: TypeError instead of TimeoutError"))
 async def test_execute_without_timeout_reports_a_missing_reply_as_timeout(
         switch: FakeSwitch) -> None:
     client, conn = await connect(switch, command_timeout=0.05)
@@ -419,3 +415,55 @@ async def test_reconnect_resubscribes_refilters_and_reconciles() -> None:
     assert second_report.gone == frozenset({A})
     assert set(second_report.live) == {B}
     assert second_report.live[B]["name"] == "loopback/1-a"
+
+
+async def test_an_unawaited_command_keeps_its_slot(switch: FakeSwitch) -> None:
+    client, conn = await connect(switch)
+    try:
+        raw = client._conn
+        assert raw is not None
+        raw.write(b"api fire-and-forget\n\n")
+        await conn.next_command()
+        answered = asyncio.create_task(client.api("wanted"))
+        await conn.next_command()
+        conn.api("reply to fire-and-forget")
+        conn.api("reply to wanted")
+        assert await asyncio.wait_for(answered, 5) == "reply to wanted"
+    finally:
+        await client.close()
+
+
+async def test_connection_demultiplexes_a_whole_real_capture() -> None:
+    """The recorded inbound-plain bytes through a bare Connection: every frame to its place."""
+    from coreswitch.esl import Frame, FrameParser
+    from coreswitch.esl.connection import Connection
+
+    from .captures import read_capture
+
+    data = read_capture("inbound-plain.recv")
+    expected = FrameParser().feed(data)
+    events: list[Frame] = []
+    logs: list[Frame] = []
+    notices: list[Frame] = []
+    noticed = asyncio.Event()
+    lost = asyncio.Event()
+
+    def on_notice(frame: Frame) -> None:
+        notices.append(frame)
+        noticed.set()
+
+    async with FakeSwitch(greeting=data) as sw:
+        conn = Connection(lambda f: events.append(f) is None, on_log=logs.append,
+                          on_notice=on_notice, on_lost=lambda exc: lost.set())
+        loop = asyncio.get_running_loop()
+        await loop.create_connection(lambda: conn, "127.0.0.1", sw.port)
+        await asyncio.wait_for(conn.auth_request, 5)
+        peer = await sw.connection()
+        # the capture ends with the disconnect notice; then the switch hangs up
+        await asyncio.wait_for(noticed.wait(), 5)
+        peer.close()
+        await asyncio.wait_for(lost.wait(), 5)
+    assert events == [f for f in expected if f.content_type == "text/event-plain"]
+    assert logs == [f for f in expected if f.content_type == "log/data"]
+    assert [n.body for n in notices] == [expected[-1].body]
+    assert isinstance(conn.error, ConnectionLost)
