@@ -98,8 +98,6 @@ async def test_pressed_keys_cannot_inject(switch: SimSwitch, client: InboundClie
     assert not hupall_parsed(switch)
 
 
-@pytest.mark.xfail(strict=True, reason="coreswitch/esl/inbound.py InboundClient.filter sends "
-                   "'filter Event-Name BACKGROUND_JOB' before validating the refused filter")
 async def test_a_refused_first_filter_changes_nothing(switch: SimSwitch, client: InboundClient,
                                                       rec: Recorder) -> None:
     call = await switch.place_call()
