@@ -128,3 +128,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"coreswitch sim: {exc}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m coreswitch.cli.sim ...``: the same command without the other sub-commands."""
+    parser = argparse.ArgumentParser(prog="coreswitch")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["sim", *(sys.argv[1:] if argv is None else argv)])
+    return run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
