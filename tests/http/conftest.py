@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from http_helpers import make_client
 
 from coreswitch.flows import FlowRegistry, LocalNotifier
 from coreswitch.http import create_app
@@ -26,11 +27,6 @@ async def registry(tmp_path: Path) -> AsyncIterator[FlowRegistry]:
     await database.upgrade()
     yield FlowRegistry(database, Environment, LocalNotifier())
     await database.close()
-
-
-def make_client(app: object, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
-                             base_url="http://admin", headers=headers)
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import make_client
-from http_flow_sources import flow
+from http_helpers import flow, make_client
 
 from coreswitch.flows import FlowRegistry
 from coreswitch.http import create_app

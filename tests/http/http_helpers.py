@@ -1,6 +1,8 @@
-"""Small flow sources for the registry tests."""
+"""Helpers for the HTTP tests: small flow sources, an in-process client for an ASGI app."""
 
 from __future__ import annotations
+
+import httpx
 
 
 def flow(name: str = "demo", *, dnis: tuple[str, ...] = ("95598", "4000"), tag: str = "v1",
@@ -18,3 +20,9 @@ def flow(name: str = "demo", *, dnis: tuple[str, ...] = ("95598", "4000"), tag: 
             f"state welcome:\n"
             f'  say "{greeting}"\n'
             f"  {last}\n")
+
+
+def make_client(app: object, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """A client calling ``app`` in this event loop (no network)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+                             base_url="http://admin", headers=headers)
