@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import re
 from collections.abc import Mapping
 
@@ -69,8 +70,12 @@ class Replay:
         *,
         extra_replies: Mapping[str, bytes] | None = None,
         step_timeout: float = 10.0,
+        split_seed: int | None = None,
     ) -> None:
         self.records = records
+        # With a seed, every recv record is written in random pieces of 1..600 bytes, each
+        # flushed on its own, so frames reach the client split at arbitrary read boundaries.
+        self._rng = random.Random(split_seed) if split_seed is not None else None
         self.extra_replies = dict(extra_replies or {})
         self.step_timeout = step_timeout
         self.matched: list[ClientCommand] = []
@@ -156,12 +161,24 @@ class Replay:
                     f"{want.decode()}: {actual.raw!r}")
         return True
 
+    async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        if self._rng is None:
+            writer.write(data)
+            await writer.drain()
+            return
+        pos = 0
+        while pos < len(data):
+            size = self._rng.randint(1, 600)
+            writer.write(data[pos:pos + size])
+            await writer.drain()
+            await asyncio.sleep(0)  # let the client read this piece on its own
+            pos += size
+
     async def _play(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             for direction, data in self.records:
                 if direction == "recv":
-                    writer.write(self._rewrite(data))
-                    await writer.drain()
+                    await self._send(writer, self._rewrite(data))
                     continue
                 (expected,) = parse_commands(bytearray(data))
                 while True:

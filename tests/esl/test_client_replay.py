@@ -58,9 +58,12 @@ def by_channel(events: list[Event]) -> dict[str, list[str]]:
     return dict(lanes)
 
 
+@pytest.mark.parametrize("split_seed", [None, 1, 2], ids=["as-recorded", "split-1", "split-2"])
 @pytest.mark.parametrize("fmt", ["plain", "json"])
-async def test_inbound_client_replays_the_recorded_session(fmt: str) -> None:
-    replay = Replay(read_transcript(f"inbound-{fmt}"), extra_replies=RECONCILE)
+async def test_inbound_client_replays_the_recorded_session(fmt: str,
+                                                           split_seed: int | None) -> None:
+    replay = Replay(read_transcript(f"inbound-{fmt}"), extra_replies=RECONCILE,
+                    split_seed=split_seed)
     port = await replay.listen()
     expected = capture_events(f"inbound-{fmt}.recv")
     seen: list[Event] = []
