@@ -372,3 +372,25 @@ def test_mutated_real_events_decode_or_raise_protocol_error(data: st.DataObject)
     decode = Event.from_plain if ctype == "text/event-plain" else Event.from_json
     with contextlib.suppress(ProtocolError):
         decode(bytes(raw))
+
+
+def test_event_accessors() -> None:
+    event = Event.from_plain(
+        b"Event-Name: CUSTOM\nEvent-Subclass: sofia%3A%3Aregister\nUnique-ID: u-1\n"
+        b"Job-UUID: j-1\nApplication-UUID: a-1\nEvent-Sequence: 42\nvariable_cs_x: 1\n\n")
+    assert (event.name, event.subclass, event.uuid) == ("CUSTOM", "sofia::register", "u-1")
+    assert (event.job_uuid, event.application_uuid, event.sequence) == ("j-1", "a-1", 42)
+    assert event.variable("cs_x") == "1"
+    assert event.variable("missing", "d") == "d"
+    assert "Unique-ID" in event
+    assert len(event) == len(list(event)) == 7
+    assert event.get("absent") is None
+    assert repr(event) == "<Event CUSTOM u-1>"
+    assert repr(Event({"Event-Name": "HEARTBEAT"})) == "<Event HEARTBEAT>"
+    with pytest.raises(TypeError):
+        hash(event)
+    assert event != {"Event-Name": "CUSTOM"}
+    # equality is about headers and body; duplicates are bookkeeping
+    plain_x = Event({"Event-Name": "X"})
+    assert Event({"Event-Name": "X"}, duplicates={"Event-Name": ["Y"]}) == plain_x
+    assert Event({"Event-Name": "X"}, "b") != Event({"Event-Name": "X"})
