@@ -1,0 +1,90 @@
+"""Dialplan applications and their events (beyond playback and play_and_get_digits)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+from coreswitch.esl import InboundClient
+from coreswitch.switch.sim import Press, SimSwitch
+
+from .conftest import Recorder
+
+
+def _us(a: Mapping[str, str], b: Mapping[str, str]) -> int:
+    """Switch microseconds from event ``a`` to event ``b``."""
+    return int(b["Event-Date-Timestamp"]) - int(a["Event-Date-Timestamp"])
+
+
+async def test_record_until_the_caller_presses_hash(switch: SimSwitch, client: InboundClient,
+                                                    rec: Recorder) -> None:
+    call = await switch.place_call(caller=[Press("1", on_prompt=1), Press("#", on_prompt=2,
+                                                                           after=4)])
+    await client.execute(call.uuid, "answer")
+    await client.execute(call.uuid, "playback", "beep.wav")
+    await client.execute(call.uuid, "playback", "leave-a-message.wav")
+    done = await client.execute(call.uuid, "record", "/tmp/vm/msg.wav 120 200 3")
+    assert done["Application"] == "record"
+    await client.dispatcher.drain()
+    start = rec.of("RECORD_START", call.uuid)[0]
+    stop = rec.of("RECORD_STOP", call.uuid)[0]
+    assert start["Record-File-Path"] == stop["Record-File-Path"] == "/tmp/vm/msg.wav"
+    assert stop["Record-Completion-Cause"] == "success-terminated"
+    # '#' came 4 s into the second prompt (2 s long): about 2 s of recording
+    recorded = int(done.variable("record_ms") or 0)
+    assert 1500 <= recorded < 120_000
+    assert abs(_us(start, stop) - recorded * 1000) < 100_000
+
+
+async def test_record_time_limit(switch: SimSwitch, client: InboundClient) -> None:
+    call = await switch.place_call()
+    done = await client.execute(call.uuid, "record", "/tmp/vm/short.wav 3")
+    assert done.variable("record_seconds") == "3"
+    assert done.variable("record_ms") == "3000"
+
+
+async def test_read_sets_the_variable_and_result(switch: SimSwitch,
+                                                 client: InboundClient) -> None:
+    call = await switch.place_call(caller="press 4321# on prompt 1 after 0.5")
+    done = await client.execute(call.uuid, "read", "4 4 ivr/enter-pin.wav pin 5000 #")
+    assert done.variable("pin") == "4321"
+    assert done.variable("read_result") == "success"
+    silent = await switch.place_call()
+    done = await client.execute(silent.uuid, "read", "1 4 ivr/enter-pin.wav pin 1000 #")
+    assert done.variable("pin") is None
+    assert done.variable("read_result") == "timeout"
+
+
+async def test_sleep_lasts_its_time_and_hangup_sets_the_cause(switch: SimSwitch,
+                                                              client: InboundClient) -> None:
+    call = await switch.place_call()
+    started = switch.wait_for("CHANNEL_EXECUTE", call.uuid)
+    done = await client.execute(call.uuid, "sleep", "1500")
+    assert _us((await started).event, done) >= 1_500_000
+    await client.execute(call.uuid, "hangup", "USER_BUSY")
+    assert await call.hungup() == "USER_BUSY"
+    await call.ended()
+    assert call.variables.get("hangup_cause_q850") == "17"
+    assert call.variables.get("last_app") == "hangup"
+
+
+async def test_export_and_transfer_apps(switch: SimSwitch, client: InboundClient) -> None:
+    switch.route("9000", ("answer", ""), ("playback", "queue-music.wav"), ("hangup", ""))
+    call = await switch.place_call()
+    await client.execute(call.uuid, "export", "cs_vip=1")
+    assert call.variables.get("export_vars") == "cs_vip"
+    ended = asyncio.ensure_future(call.hungup())
+    await client.execute(call.uuid, "transfer", "9000 XML default")
+    assert await ended == "NORMAL_CLEARING"
+    assert call.channel.profile.destination_number == "9000"
+    assert "PLAYBACK_START" in call.event_names
+
+
+async def test_speak_counts_as_a_prompt_for_the_caller(switch: SimSwitch,
+                                                       client: InboundClient) -> None:
+    call = await switch.place_call(caller="press 5 on prompt 1 after 0.5")
+    await client.execute(call.uuid, "speak", "unimrcp|xiaoyan|请按五")
+    assert call.channel.prompts_started == 1
+    done = await client.execute(call.uuid, "play_and_get_digits",
+                                r"1 1 1 3000 # silence silence k \d")
+    assert done.variable("k") == "5"  # type-ahead kept until collected
