@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Union
 
 from dsl.span import Span
 
 # ---------------------------------------------------------------- expressions
 
-LitValue = Union[str, int, Decimal, bool, tuple[object, ...]]
+LitValue = str | int | Decimal | bool | tuple[object, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +106,7 @@ class RecordLit:
     span: Span
 
 
-Expr = Union[Lit, Template, Name, Attr, Index, Call, Unary, Binary, ListLit, RecordLit]
+Expr = Lit | Template | Name | Attr | Index | Call | Unary | Binary | ListLit | RecordLit
 
 # ---------------------------------------------------------------- statement layer
 
@@ -136,7 +135,7 @@ class RouteArg:
     target_span: Span
 
 
-Arg = Union[Pos, Kw, RouteArg]
+Arg = Pos | Kw | RouteArg
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +194,7 @@ class SubflowDef:
     name_span: Span
 
 
-Item = Union[Stmt, Decl, FuncDecl, SubflowDef]
+Item = Stmt | Decl | FuncDecl | SubflowDef
 
 # ---------------------------------------------------------------- flow layer
 
@@ -365,9 +364,8 @@ class Verb:
     head_span: Span
 
 
-Statement = Union[
-    Goto, SetVars, If, Switch, Menu, Collect, Split, CallFunction, RunSubflow, Return, Survey, Verb
-]
+Statement = (Goto | SetVars | If | Switch | Menu | Collect | Split | CallFunction | RunSubflow
+             | Return | Survey | Verb)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from dsl import ast
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 from dsl.span import Span
+from dsl.testspec import build_test
 from dsl.verbs import BUILTIN_VERBS, COLLECT_OPTIONS, FIELDS, MENU_OPTIONS, VerbSchema
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -29,9 +30,8 @@ class Builder:
         self.diags: list[Diagnostic] = []
 
     # ------------------------------------------------------------ top level
-    def flow(self, items: Sequence[ast.Item], *, test_file: bool = False) -> ast.Flow:
-        from dsl.testspec import build_test
-
+    def flow(self, items: Sequence[ast.Item], *, test_file: bool = False  # noqa: PLR0912
+             ) -> ast.Flow:
         header: ast.Header | None = None
         prompts: list[ast.Prompt] = []
         vars_: list[ast.VarDecl] = []
@@ -134,7 +134,7 @@ class Builder:
                          "e.g. function crm.lookup(ani: text) -> record timeout=3s")
         return ast.FunctionDecl(f.name, f.params, f.returns, timeout, f.span, f.name_span)
 
-    def header(self, st: ast.Stmt) -> ast.Header:
+    def header(self, st: ast.Stmt) -> ast.Header:  # noqa: PLR0912
         name, name_span = self._name_arg(st, "flow")
         title = version = ""
         langs: list[str] = []
@@ -204,7 +204,7 @@ class Builder:
     def prompt(self, st: ast.Stmt) -> ast.Prompt:
         name, name_span = self._name_arg(st, "prompt")
         variants: list[ast.PromptVariant] = []
-        inline = [a for a in st.args[1:]]
+        inline = list(st.args[1:])
         if inline:
             variants.append(self._variant(None, inline, st.span))
         for it in st.body or ():
@@ -227,8 +227,8 @@ class Builder:
         for i, a in enumerate(args):
             if isinstance(a, ast.Pos) and i == 0 and not file_first:
                 text = a.expr
-            elif isinstance(a, ast.Pos) and i == 0 and file_first or \
-                    isinstance(a, ast.Kw) and a.name == "file":
+            elif (isinstance(a, ast.Pos) and i == 0 and file_first) or \
+                    (isinstance(a, ast.Kw) and a.name == "file"):
                 e = a.expr
                 if isinstance(e, ast.Lit) and e.kind == "text":
                     file = str(e.value)
@@ -322,8 +322,10 @@ class Builder:
         body = list(self._block(st))
         max_visits: int | None = None
         action: ast.Action | None = None
-        if body and isinstance(body[0], ast.Stmt) and body[0].head == "max_visits":
-            max_visits, action = self._guard(body.pop(0), "int")
+        first = body[0] if body else None
+        if isinstance(first, ast.Stmt) and first.head == "max_visits":
+            body.pop(0)
+            max_visits, action = self._guard(first, "int")
         return ast.State(name, self.statements(body), max_visits, action, st.span, name_span)
 
     # ------------------------------------------------------------ statements
@@ -375,7 +377,7 @@ class Builder:
             return ast.Lit("bool", True, it.head_span)
         return pos[0].expr
 
-    def statement(self, it: ast.Stmt) -> ast.Statement | None:  # noqa: PLR0911
+    def statement(self, it: ast.Stmt) -> ast.Statement | None:  # noqa: PLR0911, PLR0912
         h = it.head
         if h == "goto":
             if len(it.args) == 1 and isinstance(it.args[0], ast.Pos) and \
@@ -585,7 +587,7 @@ class Builder:
             branches.append(ast.SplitBranch(pct, self.action(c, route), c.span))
         return ast.Split(tuple(branches), it.span)
 
-    def call(self, it: ast.Stmt) -> ast.CallFunction | ast.RunSubflow | None:
+    def call(self, it: ast.Stmt) -> ast.CallFunction | ast.RunSubflow | None:  # noqa: PLR0912
         first = it.args[0] if it.args else None
         result: str | None = None
         result_span: Span | None = None
@@ -659,7 +661,7 @@ class Builder:
             qs.append(ast.Question(qname, prompt, keys, c.span))
         return ast.Survey(name, tuple(qs), it.span)
 
-    def verb(self, it: ast.Stmt, schema: VerbSchema) -> ast.Verb:
+    def verb(self, it: ast.Stmt, schema: VerbSchema) -> ast.Verb:  # noqa: PLR0912
         opts: list[ast.Option] = []
         handlers: list[ast.Handler] = []
         positional = list(schema.positional)
@@ -710,5 +712,5 @@ def _days(head: str) -> tuple[int, ...] | None:
         a, b = head.split("-", 1)
         if a in _DAYS and b in _DAYS:
             i, j = _DAYS.index(a), _DAYS.index(b)
-            return tuple(range(i, j + 1)) if i <= j else (*range(i, 7), *range(0, j + 1))
+            return tuple(range(i, j + 1)) if i <= j else (*range(i, 7), *range(j + 1))
     return None

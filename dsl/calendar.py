@@ -39,7 +39,8 @@ def _date_rule(cal: Calendar, day: dt.date, kind: str) -> Mapping[str, Any] | No
     iso = day.isoformat()
     for d in cal.get("dates", ()):
         if d["kind"] == kind and d["start"] <= iso <= d["end"]:
-            return d
+            rule: Mapping[str, Any] = d
+            return rule
     return None
 
 

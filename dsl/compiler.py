@@ -13,7 +13,7 @@ from typing import Any
 from dsl import ast
 from dsl import types as T
 from dsl.expr import to_ir
-from dsl.flowgraph import action_terminal, state_edges, terminates
+from dsl.flowgraph import action_terminal, state_edges, terminates, walk
 from dsl.ir import IR, IR_VERSION, content_hash
 from dsl.verbs import BUILTIN_VERBS, LANG, MEDIA, NAME, PROMPT, VAR, VerbSchema
 
@@ -144,9 +144,9 @@ class _StateCode:
         elif isinstance(s, ast.Split):
             op = {"op": "split", "branches": []}
             pc = self.emit(op, line)
-            for i, b in enumerate(s.branches):
-                op["branches"].append([str(b.percent), None])
-                self.defer(pc, f"branches.{i}.1", b.action, "continue", None)
+            for i, sb in enumerate(s.branches):
+                op["branches"].append([str(sb.percent), None])
+                self.defer(pc, f"branches.{i}.1", sb.action, "continue", None)
         elif isinstance(s, ast.CallFunction):
             opts = {o.name: o for o in s.options}
             op = {"op": "call", "function": s.call.func,
@@ -275,8 +275,8 @@ def _variables(decls: Sequence[ast.VarDecl], bound: Mapping[str, str],
                sensitive: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for v in decls:
-        t = T.from_ref(v.type) if v.type is not None else None
-        out[v.name] = {"scope": v.scope, "type": str(t) if t else None,
+        vt = T.from_ref(v.type) if v.type is not None else None
+        out[v.name] = {"scope": v.scope, "type": str(vt) if vt else None,
                        "default": to_ir(v.value) if v.value is not None else None,
                        "sensitive": v.name in sensitive}
     for name, t in bound.items():
@@ -285,7 +285,8 @@ def _variables(decls: Sequence[ast.VarDecl], bound: Mapping[str, str],
     return out
 
 
-def compile_flow(flow: ast.Flow, var_types: Mapping[str, Mapping[str, str]],
+def compile_flow(  # noqa: PLR0912
+        flow: ast.Flow, var_types: Mapping[str, Mapping[str, str]],
                  sensitive: Mapping[str, set[str]],
                  verbs: Mapping[str, VerbSchema] | None = None) -> IR:
     """Compile a flow the checker accepted (no errors). ``var_types`` maps scope ("" for the
@@ -373,6 +374,4 @@ def compile_flow(flow: ast.Flow, var_types: Mapping[str, Mapping[str, str]],
 
 
 def _runs(st: ast.State, sub: str) -> bool:
-    from dsl.flowgraph import walk
-
     return any(isinstance(s, ast.RunSubflow) and s.call.func == sub for s in walk(st.body))

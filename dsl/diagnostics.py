@@ -8,14 +8,15 @@ Codes are never renumbered; retired codes stay reserved.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from dsl.span import Span
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
 
@@ -30,8 +31,10 @@ class Code:
 _TABLE: tuple[Code, ...] = (
     # E1xx: syntax and statement structure
     Code("E100", "unexpected character",
-         "A character that cannot start any token (a stray symbol, a full-width bracket …)."),
-    Code("E101", "unterminated string", "A string opened with a quote is not closed on the same line."),
+         "A character that cannot start any token (a stray symbol, a full-width bracket …)."
+         ),
+    Code("E101", "unterminated string",
+         "A string opened with a quote is not closed on the same line."),
     Code("E102", "bad indentation",
          "A line is indented to a level that does not match any enclosing block, or a block is "
          "indented where none was opened."),
@@ -50,7 +53,8 @@ _TABLE: tuple[Code, ...] = (
          "Every .flow file (except *.test.flow) has exactly one `flow NAME:` header."),
     # E2xx: names
     Code("E201", "unknown state", "A route, goto or test names a state that does not exist."),
-    Code("E202", "unknown prompt", "`play` names a prompt that is not in the prompt catalogue."),
+    Code("E202", "unknown prompt",
+         "`play` names a prompt that is not in the prompt catalogue."),
     Code("E203", "unknown variable", "An expression or assignment names an undeclared variable."),
     Code("E204", "unknown function",
          "A call names a function that is neither declared with `function` nor a built-in."),
@@ -58,7 +62,8 @@ _TABLE: tuple[Code, ...] = (
     Code("E206", "duplicate name",
          "Two states, prompts, variables, functions, subflows or calendars share a name."),
     Code("E207", "unknown subflow", "`run` names a subflow that is not defined."),
-    Code("E208", "unknown calendar", "An expression names an `hours` calendar that is not defined."),
+    Code("E208", "unknown calendar",
+         "An expression names an `hours` calendar that is not defined."),
     Code("E209", "function not provided",
          "A declared function is offered by no installed plugin (see providers.toml)."),
     Code("E210", "unknown option", "A verb is given an option it does not have."),
@@ -70,7 +75,8 @@ _TABLE: tuple[Code, ...] = (
     # E3xx: types and arguments
     Code("E301", "type mismatch", "A value has the wrong type for where it is used."),
     Code("E302", "missing argument", "A required argument or option is not given."),
-    Code("E303", "wrong arguments", "A function is called with the wrong number or names of arguments."),
+    Code("E303", "wrong arguments",
+         "A function is called with the wrong number or names of arguments."),
     Code("E304", "subflow signature mismatch",
          "`run` passes inputs the subflow does not declare (or misses some), or `return` does not "
          "give exactly the declared outputs."),
@@ -94,7 +100,8 @@ _TABLE: tuple[Code, ...] = (
          "States form a cycle that never waits for the caller and has no `max_visits` guard: "
          "it could spin forever."),
     Code("E406", "call without failure route",
-         "A plugin call, transfer or work order that can fail does not say where to go if it does."),
+         "A plugin call, transfer or work order that can fail does not say where to go if "
+         "it does."),
     Code("E407", "unreachable state", "No route from the start state leads to this state."),
     Code("E408", "misplaced control flow",
          "`return` outside a subflow, or a route from a subflow to a state of another flow."),
@@ -104,7 +111,8 @@ _TABLE: tuple[Code, ...] = (
     # W5xx: warnings (reported, do not fail `coreswitch check`)
     Code("W501", "unused variable", "A variable is declared but never read."),
     Code("W502", "unused prompt", "A prompt in the catalogue is never played."),
-    Code("W503", "unreachable statement", "Statements after a goto, hangup or other jump never run."),
+    Code("W503", "unreachable statement",
+         "Statements after a goto, hangup or other jump never run."),
     Code("W504", "sensitive value exposed",
          "A value collected with `sensitive` is spoken, sent by SMS or put in a work order."),
     Code("W505", "unused function", "A function is declared but never called."),
@@ -178,6 +186,4 @@ def render_all(diags: Sequence[Diagnostic], filename: str, source: str) -> str:
 
 def _display_width(text: str) -> int:
     """Terminal columns: CJK characters take two, so the caret lines up under Chinese text."""
-    import unicodedata
-
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)

@@ -38,7 +38,7 @@ def to_ir(e: ast.Expr) -> IRExpr:  # noqa: PLR0911
     if isinstance(e, ast.Lit):
         v = e.value
         if isinstance(v, Decimal):
-            return ["lit", "decimal" if e.kind != "percent" else "decimal", str(v)]
+            return ["lit", "decimal", str(v)]
         if isinstance(v, tuple):
             return ["lit", e.kind, list(v)]
         return ["lit", e.kind, v]
@@ -106,7 +106,7 @@ def _lit(kind: str, v: Any) -> object:
     return v
 
 
-def evaluate(e: IRExpr, env: EvalEnv) -> object:  # noqa: PLR0911, PLR0912
+def evaluate(e: IRExpr, env: EvalEnv) -> object:  # noqa: PLR0911, PLR0912  # one case per node
     """Evaluate an IR expression. Raises :class:`EvalError` on run-time failures."""
     tag = e[0]
     if tag == "lit":
@@ -167,7 +167,7 @@ def evaluate(e: IRExpr, env: EvalEnv) -> object:  # noqa: PLR0911, PLR0912
     raise EvalError(f"bad expression node {tag!r}")
 
 
-def _binary(op: str, le: IRExpr, re_: IRExpr, env: EvalEnv) -> object:  # noqa: PLR0911
+def _binary(op: str, le: IRExpr, re_: IRExpr, env: EvalEnv) -> object:  # noqa: PLR0911, PLR0912
     if op == "and":
         return bool(evaluate(le, env)) and bool(evaluate(re_, env))
     if op == "or":

@@ -31,8 +31,8 @@ def children(s: ast.Statement) -> Iterator[tuple[str, ast.Action | None, Sequenc
         for h in s.handlers:
             yield _hlabel(h), h.action, h.action.body or ()
     elif isinstance(s, ast.Split):
-        for b in s.branches:
-            yield f"{b.percent}%", b.action, b.action.body or ()
+        for sb in s.branches:
+            yield f"{sb.percent}%", sb.action, sb.action.body or ()
 
 
 def _hlabel(h: ast.Handler) -> str:

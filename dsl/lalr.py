@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from lark import Lark, Token
+from lark import Lark
 from lark.exceptions import UnexpectedToken
 from lark.parsers.lalr_analysis import Shift
+
+from dsl.lexer import Tok
 
 _Action = tuple[bool, Any]
 
@@ -37,12 +39,12 @@ class LeanLALR:
                     compiled[str(tok)] = (False, (len(arg.expansion), cb, str(arg.origin.name)))
             self.states[st] = compiled
 
-    def parse(self, tokens: Iterable[Token], start: str) -> Any:
+    def parse(self, tokens: Iterable[Tok], start: str) -> Any:
         states = self.states
         end_state = self.end_states[start]
         state_stack: list[Any] = [self.start_states[start]]
         value_stack: list[Any] = []
-        last: Token | None = None
+        last: Tok | None = None
         for tok in tokens:
             last = tok
             ttype = tok.type
@@ -51,7 +53,7 @@ class LeanLALR:
                     shift, arg = states[state_stack[-1]][ttype]
                 except KeyError:
                     expected = {s for s in states[state_stack[-1]] if s.isupper()}
-                    raise UnexpectedToken(tok, expected) from None
+                    raise UnexpectedToken(tok, expected) from None  # type: ignore[no-untyped-call]
                 if shift:
                     state_stack.append(arg)
                     value_stack.append(tok)
@@ -65,13 +67,14 @@ class LeanLALR:
                     children = []
                 value_stack.append(cb(children))
                 state_stack.append(states[state_stack[-1]][origin][1])
-        end = Token.new_borrow_pos("$END", "", last) if last else Token("$END", "", 0, 1, 1)
+        end = (Tok("$END", "", last.end_pos, last.end_line, last.end_column, last.end_line,
+                   last.end_column, last.end_pos) if last else Tok("$END", "", 0, 1, 1, 1, 1, 0))
         while True:
             try:
                 shift, arg = states[state_stack[-1]]["$END"]
             except KeyError:
                 expected = {s for s in states[state_stack[-1]] if s.isupper()}
-                raise UnexpectedToken(end, expected) from None
+                raise UnexpectedToken(end, expected) from None  # type: ignore[no-untyped-call]
             assert not shift
             size, cb, origin = arg
             if size:

@@ -35,8 +35,8 @@ class Tok:
     __slots__ = ("column", "end_column", "end_line", "end_pos", "line", "start_pos", "type",
                  "value")
 
-    def __init__(self, type_: str, value: str, start_pos: int, line: int, column: int,
-                 end_line: int, end_column: int, end_pos: int) -> None:
+    def __init__(self, type_: str, value: str, start_pos: int, line: int,  # noqa: PLR0917
+                 column: int, end_line: int, end_column: int, end_pos: int) -> None:
         self.type = type_
         self.value = value
         self.start_pos = start_pos
@@ -91,8 +91,8 @@ class FlowLexer:
         while pos < end:
             m = match(text, pos)
             if m is None:
-                raise UnexpectedCharacters(text, pos, line, pos - line_start + 1,
-                                           allowed=self.allowed)
+                raise UnexpectedCharacters(  # type: ignore[no-untyped-call]  # lark is untyped
+                    text, pos, line, pos - line_start + 1, allowed=self.allowed)
             value = m.group()
             kind = by_group[m.lastindex]  # type: ignore[index]  # the outer group closes last
             start = pos

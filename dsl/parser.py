@@ -6,18 +6,18 @@ Lark exception escapes it: :func:`parse_items` returns ``(items, diagnostics)``.
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
-
-from dataclasses import replace
 from typing import Any
 
 from lark import Lark, Transformer
-from lark.lexer import Lexer
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer
 
 from dsl import ast
 from dsl.diagnostics import Diagnostic, error
@@ -116,7 +116,8 @@ def parse_expression(text: str, line: int = 1, col: int = 1) -> ast.Expr:
 
 def _from_lark(e: UnexpectedInput, source: str) -> Diagnostic:
     if isinstance(e, UnexpectedCharacters):
-        ch = source[e.pos_in_stream] if e.pos_in_stream < len(source) else ""
+        at = e.pos_in_stream or 0
+        ch = source[at] if at < len(source) else ""
         span = Span.point(e.line, e.column)
         if ch in "\"'":
             return error("E101", "unterminated string", span, "close the string on the same line")
@@ -173,16 +174,14 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _SAY_AS = re.compile(r"^(.*?)\s+as\s+([A-Za-z_]+)\s*$", re.S)
 
 _Child = Any
+_Children = list[Any]
 
 
 def _tok_span(t: Tok) -> Span:
-    line = t.line
-    if line is None:  # tokens made up by the post-lexer at end of file
-        return Span(1, 1, 1, 2)
-    return Span(line, t.column, t.end_line, t.end_column)  # type: ignore[arg-type]
+    return Span(t.line, t.column, t.end_line, t.end_column)
 
 
-def _span_of(x: _Child) -> Span | None:
+def _span_of(x: _Child) -> Span | None:  # noqa: PLR0911
     if isinstance(x, Span):
         return x
     if isinstance(x, Tok):
@@ -213,99 +212,101 @@ class _Build(Transformer[Any, Any]):
     """Lark callbacks (run during parsing, no parse tree): rule name → AST node."""
 
     # ---- structure
-    def start(self, c: list[_Child]) -> tuple[ast.Item, ...]:
+    def start(self, c: _Children) -> tuple[ast.Item, ...]:
         return tuple(x for x in c if x is not None and not isinstance(x, Tok))
 
-    def head(self, c: list[Tok]) -> tuple[str, Span]:
+    def head(self, c: _Children) -> tuple[str, Span]:
         if len(c) == 1:
             t = c[0]
             return t.value, _tok_span(t)
         return ".".join(str(x) for x in c), _tok_span(c[0]).to(_tok_span(c[-1]))
 
-    def simple(self, c: list[_Child]) -> ast.Stmt:
+    def simple(self, c: _Children) -> ast.Stmt:
         (name, hsp), args = c[0], c[1] or ()
         return ast.Stmt(name, args, None, hsp.to(args[-1].span) if args else hsp, hsp)
 
-    def block(self, c: list[_Child]) -> ast.Stmt:
+    def block(self, c: _Children) -> ast.Stmt:
         (name, hsp), args = c[0], c[1] or ()
         body = tuple(x for x in c[2:] if x is not None and not isinstance(x, Tok))
         return ast.Stmt(name, args, body, hsp.to(args[-1].span) if args else hsp, hsp)
 
-    def inline(self, c: list[_Child]) -> ast.Stmt:
+    def inline(self, c: _Children) -> ast.Stmt:
         (name, hsp), args = c[0], c[1] or ()
         (iname, ihsp), iargs = c[2], c[3] or ()
         inner = ast.Stmt(iname, iargs, None, _cover(ihsp, iargs) if iargs else ihsp, ihsp)
         return ast.Stmt(name, args, (inner,), _cover(hsp, inner.span), hsp)
 
-    def args(self, c: list[_Child]) -> tuple[ast.Arg, ...]:
+    def args(self, c: _Children) -> tuple[ast.Arg, ...]:
         return tuple(x for x in c if x is not None and x.__class__ is not Tok)
 
-    def pos(self, c: list[_Child]) -> ast.Pos:
+    def pos(self, c: _Children) -> ast.Pos:
         return ast.Pos(c[0], c[0].span)
 
-    def kw(self, c: list[_Child]) -> ast.Kw:
+    def kw(self, c: _Children) -> ast.Kw:
         name, value = c
         nsp = _tok_span(name)
         return ast.Kw(name.value, value, nsp.to(value.span), nsp)
 
-    def kwroute(self, c: list[_Child]) -> ast.RouteArg:
+    def kwroute(self, c: _Children) -> ast.RouteArg:
         name, _arrow, target = c
         return ast.RouteArg(str(name), str(target), _cover(name, target), _tok_span(target))
 
-    def route(self, c: list[_Child]) -> ast.RouteArg:
+    def route(self, c: _Children) -> ast.RouteArg:
         arrow, target = c
         return ast.RouteArg(None, str(target), _cover(arrow, target), _tok_span(target))
 
     # ---- declarations
-    def scope(self, c: list[Tok]) -> Tok:
-        return c[0]
+    def scope(self, c: _Children) -> Tok:
+        tok: Tok = c[0]
+        return tok
 
-    def decl(self, c: list[_Child]) -> ast.Decl:
+    def decl(self, c: _Children) -> ast.Decl:
         scope, name, typ, value = c
         return ast.Decl(str(scope), str(name), typ, value,
                         _cover(scope, value or typ or name), _tok_span(name))
 
-    def fopts(self, c: list[_Child]) -> tuple[ast.Arg, ...]:
+    def fopts(self, c: _Children) -> tuple[ast.Arg, ...]:
         out: list[ast.Arg] = []
         for i in range(0, len(c), 2):
             name, value = c[i], c[i + 1]
             out.append(ast.Kw(str(name), value, _cover(name, value), _tok_span(name)))
         return tuple(out)
 
-    def funcdecl(self, c: list[_Child]) -> ast.FuncDecl:
+    def funcdecl(self, c: _Children) -> ast.FuncDecl:
         dotted, params, _arrow, ret, opts = c
         name, nsp = dotted
         return ast.FuncDecl(name, params or (), ret, opts or (),
                             _cover(nsp, opts or ret or params or nsp), nsp)
 
-    def subflowdef(self, c: list[_Child]) -> ast.SubflowDef:
+    def subflowdef(self, c: _Children) -> ast.SubflowDef:
         name, inputs, _arrow, outputs = c[:4]
         body = tuple(x for x in c[4:] if x is not None and not isinstance(x, Tok))
         sp = _tok_span(name)
         return ast.SubflowDef(str(name), inputs or (), outputs or (), body, sp, sp)
 
-    def params(self, c: list[_Child]) -> tuple[ast.Param, ...]:
+    def params(self, c: _Children) -> tuple[ast.Param, ...]:
         return tuple(x for x in c if isinstance(x, ast.Param))
 
-    def param(self, c: list[_Child]) -> ast.Param:
+    def param(self, c: _Children) -> ast.Param:
         name, typ = c
         return ast.Param(str(name), typ, _cover(name, typ))
 
-    def type(self, c: list[_Child]) -> ast.TypeRef:
+    def type(self, c: _Children) -> ast.TypeRef:
         name, arg = c
         return ast.TypeRef(str(name), arg, _cover(name, arg or name))
 
-    def dotted(self, c: list[Tok]) -> tuple[str, Span]:
+    def dotted(self, c: _Children) -> tuple[str, Span]:
         return ".".join(str(x) for x in c), _cover(c[0], c[-1])
 
     # ---- expressions
-    def prefix(self, c: list[Tok]) -> Tok:
-        return c[0]
+    def prefix(self, c: _Children) -> Tok:
+        tok: Tok = c[0]
+        return tok
 
-    def binop(self, c: list[Tok]) -> tuple[str, Span]:
+    def binop(self, c: _Children) -> tuple[str, Span]:
         return " ".join(str(x) for x in c), _cover(c[0], c[-1])
 
-    def expr(self, c: list[_Child]) -> ast.Expr:
+    def expr(self, c: _Children) -> ast.Expr:
         items = [x for x in c if x is not None]
         pos = 0
 
@@ -337,23 +338,23 @@ class _Build(Transformer[Any, Any]):
 
         return climb(0)
 
-    def attr(self, c: list[_Child]) -> ast.Attr:
+    def attr(self, c: _Children) -> ast.Attr:
         return ast.Attr(c[0], c[1].value, c[0].span.to(_tok_span(c[1])))
 
-    def index(self, c: list[_Child]) -> ast.Index:
+    def index(self, c: _Children) -> ast.Index:
         return ast.Index(c[0], c[1], _cover(c[0], c[1]))
 
-    def callargs(self, c: list[_Child]) -> tuple[_Child, ...]:
+    def callargs(self, c: _Children) -> tuple[_Child, ...]:
         return tuple(x for x in c if x is not None and not isinstance(x, Tok))
 
-    def cpos(self, c: list[_Child]) -> ast.Expr:
+    def cpos(self, c: _Children) -> ast.Expr:
         result: ast.Expr = c[0]
         return result
 
-    def ckw(self, c: list[_Child]) -> tuple[str, ast.Expr]:
+    def ckw(self, c: _Children) -> tuple[str, ast.Expr]:
         return (str(c[0]), c[1])
 
-    def call(self, c: list[_Child]) -> ast.Call:
+    def call(self, c: _Children) -> ast.Call:
         callee, cargs, rpar = c
         sp = _cover(callee, rpar)
         name = _dotted(callee)
@@ -371,19 +372,19 @@ class _Build(Transformer[Any, Any]):
                 args.append(a)
         return ast.Call(name, tuple(args), tuple(kwargs), sp, callee.span)
 
-    def paren(self, c: list[_Child]) -> ast.Expr:
+    def paren(self, c: _Children) -> ast.Expr:
         result: ast.Expr = c[1]
         return result
 
-    def name(self, c: list[Tok]) -> ast.Name:
+    def name(self, c: _Children) -> ast.Name:
         t = c[0]
         return ast.Name(t.value, _tok_span(t))
 
-    def string(self, c: list[Tok]) -> ast.Expr:
+    def string(self, c: _Children) -> ast.Expr:
         t = c[0]
         return _string(t.value, _tok_span(t))
 
-    def regex(self, c: list[Tok]) -> ast.Lit:
+    def regex(self, c: _Children) -> ast.Lit:
         sp = _tok_span(c[0])
         pattern = str(c[0])[2:-1].replace('\\"', '"')
         try:
@@ -393,58 +394,58 @@ class _Build(Transformer[Any, Any]):
                                        "patterns use Python regular-expression syntax")) from None
         return ast.Lit("regex", pattern, sp)
 
-    def int(self, c: list[Tok]) -> ast.Lit:
+    def int(self, c: _Children) -> ast.Lit:
         return ast.Lit("int", int(c[0].value), _tok_span(c[0]))
 
-    def decimal(self, c: list[Tok]) -> ast.Lit:
+    def decimal(self, c: _Children) -> ast.Lit:
         return ast.Lit("decimal", Decimal(str(c[0])), _tok_span(c[0]))
 
-    def percent(self, c: list[Tok]) -> ast.Lit:
+    def percent(self, c: _Children) -> ast.Lit:
         return ast.Lit("percent", Decimal(str(c[0])[:-1]), _tok_span(c[0]))
 
-    def duration(self, c: list[Tok]) -> ast.Lit:
+    def duration(self, c: _Children) -> ast.Lit:
         return ast.Lit("duration", _duration_ms(str(c[0])), _tok_span(c[0]))
 
-    def time(self, c: list[Tok]) -> ast.Lit:
+    def time(self, c: _Children) -> ast.Lit:
         sp = _tok_span(c[0])
         return ast.Lit("time", _time(str(c[0]), sp), sp)
 
-    def timerange(self, c: list[Tok]) -> ast.Lit:
+    def timerange(self, c: _Children) -> ast.Lit:
         sp = _tok_span(c[0])
         a, b = str(c[0]).split("-")
         return ast.Lit("timerange", (_time(a, sp), _time(b, sp)), sp)
 
-    def date(self, c: list[Tok]) -> ast.Lit:
+    def date(self, c: _Children) -> ast.Lit:
         sp = _tok_span(c[0])
         return ast.Lit("date", _date(str(c[0]), sp), sp)
 
-    def daterange(self, c: list[Tok]) -> ast.Lit:
+    def daterange(self, c: _Children) -> ast.Lit:
         sp = _tok_span(c[0])
         a, b = str(c[0]).split("..")
         return ast.Lit("daterange", (_date(a, sp), _date(b, sp)), sp)
 
-    def dayrange(self, c: list[Tok]) -> ast.Lit:
+    def dayrange(self, c: _Children) -> ast.Lit:
         a, b = str(c[0]).split("-")
         return ast.Lit("dayrange", (a, b), _tok_span(c[0]))
 
-    def true(self, c: list[Tok]) -> ast.Lit:
+    def true(self, c: _Children) -> ast.Lit:
         return ast.Lit("bool", True, _tok_span(c[0]))
 
-    def false(self, c: list[Tok]) -> ast.Lit:
+    def false(self, c: _Children) -> ast.Lit:
         return ast.Lit("bool", False, _tok_span(c[0]))
 
-    def list(self, c: list[_Child]) -> ast.ListLit:
+    def list(self, c: _Children) -> ast.ListLit:
         items = tuple(x for x in c[1:-1] if x is not None and not isinstance(x, Tok))
         return ast.ListLit(items, _cover(c[0], c[-1]))
 
-    def pair(self, c: list[_Child]) -> tuple[str, ast.Expr]:
+    def pair(self, c: _Children) -> tuple[str, ast.Expr]:
         k, v = c
         key = str(k)
         if k.type == "STRING":
             key = _unescape(key[1:-1])
         return (key, v)
 
-    def record(self, c: list[_Child]) -> ast.RecordLit:
+    def record(self, c: _Children) -> ast.RecordLit:
         fields = tuple(x for x in c[1:-1] if isinstance(x, tuple))
         return ast.RecordLit(fields, _cover(c[0], c[-1]))
 
@@ -543,8 +544,6 @@ def _time(text: str, sp: Span) -> str:
 
 
 def _date(text: str, sp: Span) -> str:
-    import datetime as _dt
-
     try:
         _dt.date.fromisoformat(text)
     except ValueError:

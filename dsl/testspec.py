@@ -84,6 +84,8 @@ Step = Caller | At | Press | Silence | HangupStep | Mock | Expect
 
 @dataclass(frozen=True, slots=True)
 class TestCase:
+    __test__ = False  # not a pytest test class
+
     name: str
     steps: tuple[Step, ...]
     span: Span
@@ -117,7 +119,7 @@ def _kw(it: ast.Stmt, name: str) -> ast.Kw | None:
     return next((a for a in it.args if isinstance(a, ast.Kw) and a.name == name), None)
 
 
-def _step(it: ast.Stmt, diags: list[Diagnostic]) -> Step | None:  # noqa: PLR0911, PLR0912
+def _step(it: ast.Stmt, diags: list[Diagnostic]) -> Step | None:  # noqa: PLR0911, PLR0912, PLR0915
     h = it.head
     pos = [a for a in it.args if isinstance(a, ast.Pos)]
 

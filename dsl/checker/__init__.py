@@ -11,7 +11,7 @@ from dsl import ast
 from dsl import types as T
 from dsl.checker.control import check_control
 from dsl.checker.declarations import declare
-from dsl.checker.scope import Scope
+from dsl.checker.scope import FlowInfo, Scope
 from dsl.checker.statements import StatementChecker
 from dsl.checker.tests import check_tests
 from dsl.diagnostics import Diagnostic, sort_key, warning
@@ -46,10 +46,7 @@ def check(flow: ast.Flow, env: Environment | None = None) -> list[Diagnostic]:
     return sorted(diags, key=sort_key)
 
 
-def _unused(info: object, scopes: list[Scope], diags: list[Diagnostic]) -> None:
-    from dsl.checker.scope import FlowInfo
-
-    assert isinstance(info, FlowInfo)
+def _unused(info: FlowInfo, scopes: list[Scope], diags: list[Diagnostic]) -> None:
     for name, p in info.prompts.items():
         if name not in info.prompt_uses:
             diags.append(warning("W502", f"prompt '{name}' is never played", p.name_span))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from dsl.checker.scope import Scope
 from dsl.diagnostics import Diagnostic, error
 from dsl.flowgraph import sccs, state_edges, terminates, waits_for_caller
@@ -21,7 +20,7 @@ def start_of(scope: Scope) -> str | None:
     return next(iter(scope.states), None)
 
 
-def check_control(scope: Scope, verbs: dict[str, VerbSchema], diags: list[Diagnostic]) -> None:
+def check_control(scope: Scope, verbs: dict[str, VerbSchema], diags: list[Diagnostic]) -> None:  # noqa: PLR0912
     states = scope.states
     start = start_of(scope)
     adj: dict[str, list[str]] = {}

@@ -13,7 +13,7 @@ from dsl.flowgraph import walk
 from dsl.span import Span
 
 
-def declare(flow: ast.Flow, env: Environment, diags: list[Diagnostic]
+def declare(flow: ast.Flow, env: Environment, diags: list[Diagnostic]  # noqa: PLR0912, PLR0915
             ) -> tuple[FlowInfo, list[Scope]]:
     h = flow.header
     langs = h.languages if h is not None and h.languages else ("zh",)
@@ -72,12 +72,12 @@ def declare(flow: ast.Flow, env: Environment, diags: list[Diagnostic]
                 table[st.name] = st
         scope = Scope(info, sub, table)
         local: dict[str, Span] = {}
-        for p in sub.inputs:
-            if unique("input", p.name, p.span, local):
-                scope.vars[p.name] = VarInfo(p.name, _typeref(p.type, diags), "input", p.span,
-                                             reads=1)
-        for p in sub.outputs:
-            _typeref(p.type, diags)
+        for param in sub.inputs:
+            if unique("input", param.name, param.span, local):
+                scope.vars[param.name] = VarInfo(param.name, _typeref(param.type, diags),
+                                                 "input", param.span, reads=1)
+        for param in sub.outputs:
+            _typeref(param.type, diags)
         for v in sub.vars:
             if unique("variable", v.name, v.name_span, local):
                 scope.vars[v.name] = _var(v, scope, diags)
@@ -175,7 +175,7 @@ def _prompts(info: FlowInfo, diags: list[Diagnostic], main: Scope) -> None:
                                f"add a line: {missing[0]} \"…\"  (or file=\"….wav\")"))
 
 
-def _bind_implicit(scope: Scope, diags: list[Diagnostic]) -> None:
+def _bind_implicit(scope: Scope, diags: list[Diagnostic]) -> None:  # noqa: PLR0912
     """collect/call/run/record/work_order bind variables; new names are declared here."""
     info = scope.info
     for state in scope.states.values():

@@ -32,7 +32,7 @@ class ExprChecker:
             self.err("E301", f"{what} must be {want}, not {got}", e, _convert_hint(got, want))
         return got
 
-    def infer(self, e: ast.Expr) -> T.Type:  # noqa: PLR0911, PLR0912
+    def infer(self, e: ast.Expr) -> T.Type:  # noqa: PLR0911, PLR0912, PLR0915
         if isinstance(e, ast.Lit):
             t = _LIT_TYPES.get(e.kind)
             if t is None:
@@ -116,8 +116,7 @@ class ExprChecker:
                     else:
                         elem = j
             return T.list_of(elem or T.ANY)
-        fields = {k: self.infer(v) for k, v in e.fields}
-        return T.record_of(fields)
+        return T.record_of({k: self.infer(v) for k, v in e.fields})
 
     def call(self, e: ast.Call) -> T.Type:
         b = BUILTINS.get(e.func) or self.scope.info.env.expr_functions.get(e.func)
@@ -154,7 +153,7 @@ class ExprChecker:
             return j
         return b.returns
 
-    def binary(self, e: ast.Binary) -> T.Type:  # noqa: PLR0911
+    def binary(self, e: ast.Binary) -> T.Type:  # noqa: PLR0911, PLR0912
         op = e.op
         lt = self.infer(e.left)
         rt = self.infer(e.right)

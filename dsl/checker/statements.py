@@ -111,8 +111,8 @@ class StatementChecker:
                          "make the percentages add up to 100")
             if not s.branches:
                 self.err("E302", "split needs branches", s.span, "branch 50% -> a")
-            for b in s.branches:
-                self.action(b.action, must_leave=True, what="branch")
+            for sb in s.branches:
+                self.action(sb.action, must_leave=True, what="branch")
         elif isinstance(s, ast.CallFunction):
             self.call(s)
         elif isinstance(s, ast.RunSubflow):
@@ -179,7 +179,7 @@ class StatementChecker:
             self.param_value(spec, o)
         return seen
 
-    def param_value(self, spec: ParamSpec, o: ast.Option) -> None:
+    def param_value(self, spec: ParamSpec, o: ast.Option) -> None:  # noqa: PLR0912
         e = o.value
         if spec.kind == EXPR:
             self.exprs.expect(e, spec.type, f"'{spec.name}'")

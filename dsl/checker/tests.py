@@ -6,6 +6,7 @@ from dsl import ast
 from dsl import types as T
 from dsl.checker.declarations import declare
 from dsl.checker.exprs import ExprChecker
+from dsl.checker.scope import Scope
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 from dsl.environment import Environment
 from dsl.testspec import Expect, Mock, TestCase
@@ -44,11 +45,8 @@ def check_tests(tests_flow: ast.Flow, target: ast.Flow, env: Environment) -> lis
     return diags
 
 
-def _expect(step: Expect, main: object, states: set[str], queues: set[str],
+def _expect(step: Expect, main: Scope, states: set[str], queues: set[str],
             diags: list[Diagnostic]) -> None:
-    from dsl.checker.scope import Scope
-
-    assert isinstance(main, Scope)
     v = step.value
     if step.kind == "state":
         name = _dotted(v)

@@ -10,9 +10,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from dsl_helpers import HERE, golden, run_check
 
 from dsl.diagnostics import CODES
-from dsl_helpers import HERE, golden, run_check
 
 BROKEN = sorted((HERE / "broken").glob("*.flow"))
 WARNINGS = sorted((HERE / "warnings").glob("*.flow"))
