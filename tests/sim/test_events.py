@@ -133,3 +133,18 @@ async def test_myevents_on_an_inbound_connection(switch: SimSwitch) -> None:
     assert second.uuid.encode() not in data
     assert b'"Event-Name":"CHANNEL_HANGUP_COMPLETE"' in data
     assert b'"Event-Name":"CHANNEL_CALLSTATE"' not in data  # not in the myevents set
+
+
+async def test_heartbeat_has_the_captured_shape() -> None:
+    from .captures import events
+
+    sw = SimSwitch(port=0, speed=1000, heartbeat=20)
+    await sw.start()
+    try:
+        beat = await sw.wait_for("HEARTBEAT")
+    finally:
+        await sw.stop()
+    captured = next(e for _, e in events("inbound-json.recv") if e.name == "HEARTBEAT")
+    assert list(beat.event.headers) == list(captured.headers)
+    assert beat.get("Event-Info") == "System Ready"
+    assert int(beat.get("Uptime-msec")) >= 20_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from coreswitch.esl import Frame, FrameParser, OutboundServer, OutboundSession
+from coreswitch.esl import ConnectionLost, Frame, FrameParser, OutboundServer, OutboundSession
 from coreswitch.esl.event import Event
 from coreswitch.switch.sim import Press, SimSwitch
 
@@ -195,3 +195,54 @@ async def test_without_linger_the_socket_closes_at_hangup(switch: SimSwitch) -> 
     assert last.content_type == "text/disconnect-notice"
     assert last.headers["Content-Disposition"] == "disconnect"
     assert last.headers["Controlled-Session-UUID"] == call.uuid
+
+
+async def test_killing_outbound_sockets_ends_their_calls(switch: SimSwitch) -> None:
+    lost: list[str] = []
+
+    async def handler(session: OutboundSession) -> None:
+        await session.run("answer")
+        try:
+            await session.run("playback", "silence_stream://-1")
+        except ConnectionLost as exc:
+            lost.append(type(exc).__name__)
+
+    server = OutboundServer(handler, port=0, linger=5)
+    await server.start()
+    try:
+        call = await switch.place_call(socket=("127.0.0.1", server.port))
+        started = switch.wait_for("PLAYBACK_START", call.uuid)
+        await started
+        await switch.kill(outbound=True)
+        assert await call.hungup() == "NORMAL_CLEARING"
+        await call.ended()
+    finally:
+        await server.close()
+    assert lost == ["ConnectionLost"]
+    assert switch.outbound_sockets == set()
+
+
+async def test_exit_hangs_up_unless_the_session_resumes(switch: SimSwitch) -> None:
+    async def handler(session: OutboundSession) -> None:
+        await session.run("answer")
+        if session.channel_data.get("Caller-Caller-ID-Number") == "13800000002":
+            await session.command(b"resume\n\n")
+
+    server = OutboundServer(handler, port=0, linger=5)
+    await server.start()
+    addr = f"127.0.0.1:{server.port} async full"
+    route = [("socket", addr), ("playback", "after-socket.wav"), ("hangup", "CALL_REJECTED")]
+    try:
+        plain = await switch.place_call("13800000001", route=route)
+        resumed = await switch.place_call("13800000002", route=route)
+        assert await plain.hungup() == "NORMAL_CLEARING"
+        assert await resumed.hungup() == "CALL_REJECTED"
+        await plain.ended()
+        await resumed.ended()
+    finally:
+        await server.close()
+    assert "PLAYBACK_START" not in plain.event_names
+    names = resumed.event_names
+    socket_done = next(i for i, e in enumerate(resumed.events)
+                       if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "socket")
+    assert names.index("PLAYBACK_START") > socket_done

@@ -65,6 +65,7 @@ class Listener(asyncio.Protocol):
         self.session_uuid: str | None = None
         self.filters: list[tuple[str, str]] = []
         self.linger = 0
+        self.resume = False
         self.hangup_seen = False
         self.closed = asyncio.get_running_loop().create_future()
         self._parser = wire.CommandParser()
@@ -292,6 +293,7 @@ class Listener(asyncio.Protocol):
         self.reply("+OK no longer logging")
 
     async def _cmd_resume(self, command: Command, rest: str) -> None:
+        self.resume = True
         self.reply("+OK")
 
     async def _cmd_divert_events(self, command: Command, rest: str) -> None:

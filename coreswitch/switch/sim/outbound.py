@@ -5,7 +5,9 @@ channel connects, parks (``CHANNEL_PARK``) and serves the connection as a :class
 bound to this channel — ``connect`` answers with the channel data, ``myevents`` subscribes to
 this channel only, ``sendmsg`` needs no UUID. On hangup the socket gets the linger notice (or,
 without ``linger``, the disconnect notice) and the channel is not destroyed until the socket
-closes. ``exit`` (or the server closing the socket) ends the application and the dialplan goes on.
+closes. When the socket closes (``exit``, or the server going away) while the call is up, the
+call is hung up — unless the client sent ``resume`` (or the channel has ``socket_resume=true``),
+in which case the ``socket`` application ends and the dialplan goes on, as in mod_event_socket.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ def parse_address(arg: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def run_socket(core: SwitchCore, ch: Channel, arg: str,
-                     command_log: list[Command]) -> str:
+async def run_socket(core: SwitchCore, ch: Channel, arg: str, command_log: list[Command],
+                     sockets: set[Listener] | None = None) -> str:
     try:
         host, port = parse_address(arg)
     except ValueError as exc:
@@ -41,19 +43,27 @@ async def run_socket(core: SwitchCore, ch: Channel, arg: str,
     loop = asyncio.get_running_loop()
 
     def done(listener: Listener) -> None:
-        ch.socket_done = True
-        ch.poke()
+        if sockets is not None:
+            sockets.discard(listener)
+        resume = (ch.variables.get("socket_resume") or "").lower() in ("true", "yes", "1")
+        if listener.resume or resume:
+            ch.socket_done = True  # the dialplan goes on after ``socket``
+            ch.poke()
+        else:
+            core.hangup(ch, "NORMAL_CLEARING")
         core.release(ch)
 
     core.hold(ch)
     try:
-        await loop.create_connection(
+        _, listener = await loop.create_connection(
             lambda: Listener(core, password="", command_log=command_log, channel=ch,
                              on_close=done), host, port)
     except OSError as exc:
         log.warning("socket: cannot connect to %s:%s: %s", host, port, exc)
         core.release(ch)
         return "_none_"
+    if sockets is not None and listener.is_open:
+        sockets.add(listener)
     core.fire("CHANNEL_PARK", ch)
     await core.control_loop(ch, socket=True)
     core.fire("CHANNEL_UNPARK", ch)

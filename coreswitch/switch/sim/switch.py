@@ -23,9 +23,29 @@ from coreswitch.switch.sim.agents import Agent, Dialer
 from coreswitch.switch.sim.channel import Channel, Variables
 from coreswitch.switch.sim.clock import SimClock
 from coreswitch.switch.sim.core import MediaTiming, Route, SwitchCore
+from coreswitch.switch.sim.listener import Listener
 from coreswitch.switch.sim.outbound import run_socket
 from coreswitch.switch.sim.server import EslServer
 from coreswitch.switch.sim.wire import Command, SimEvent
+
+
+def fire_heartbeat(core: SwitchCore) -> None:
+    up_us = core.clock.now_us() - core.started_us
+    secs = up_us // 1_000_000
+    days, rem = divmod(secs, 86400)
+    hours, rem = divmod(rem, 3600)
+    mins, secs = divmod(rem, 60)
+    live = str(len(core.channels))
+    core.fire("HEARTBEAT", None, {
+        "Event-Info": "System Ready",
+        "Up-Time": f"0 years, {days} days, {hours} hours, {mins} minutes, {secs} seconds, "
+                   f"{up_us // 1000 % 1000} milliseconds, {up_us % 1000} microseconds",
+        "FreeSWITCH-Version": "1.10.12-release~64bit", "Uptime-msec": str(up_us // 1000),
+        "Session-Count": live, "Max-Sessions": "1000", "Session-Per-Sec": "30",
+        "Session-Per-Sec-Last": "0", "Session-Per-Sec-Max": "0",
+        "Session-Per-Sec-FiveMin": "0", "Session-Since-Startup": str(core.session_count),
+        "Session-Peak-Max": str(core.peak), "Session-Peak-FiveMin": str(core.peak),
+        "Idle-CPU": "100.000000"})
 
 
 class Call:
@@ -90,6 +110,7 @@ class SimSwitch:
         hostname: str = "sim",
         dialplan: Mapping[str, Route] | None = None,
         default_route: Route | None = None,
+        heartbeat: float | None = None,
     ) -> None:
         self.clock = SimClock(speed)
         self.core = SwitchCore(self.clock, hostname=hostname, media=media)
@@ -105,9 +126,13 @@ class SimSwitch:
         if default_route is not None:
             self.core.default_route = list(default_route)
         self.calls: list[Call] = []
+        #: Open outbound-socket connections (one per call in ``socket`` mode).
+        self.outbound_sockets: set[Listener] = set()
+        self.heartbeat = heartbeat
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def _socket(self, ch: Channel, arg: str) -> str:
-        return await run_socket(self.core, ch, arg, self.commands)
+        return await run_socket(self.core, ch, arg, self.commands, self.outbound_sockets)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -127,17 +152,36 @@ class SimSwitch:
         if not self.core.started_us:
             self.core.started_us = self.clock.now_us()
         await self.server.start()
+        if self.heartbeat and self._heartbeat is None:
+            self._heartbeat = self.core.spawn(self._beat(self.heartbeat), "sim-heartbeat")
+
+    async def _beat(self, every: float) -> None:
+        """``HEARTBEAT`` every ``every`` switch seconds, as FreeSWITCH sends every 20 s."""
+        while True:
+            await self.clock.sleep(every)
+            fire_heartbeat(self.core)
 
     async def stop(self) -> None:
         """Hang up every call, say goodbye to every connection, stop listening."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
         await self.core.close()
         await self.server.stop()
 
-    async def kill(self) -> None:
-        """Drop every ESL connection abruptly and stop listening; calls stay up."""
+    async def kill(self, *, outbound: bool = False) -> None:
+        """Drop every inbound ESL connection abruptly and stop listening; calls stay up.
+
+        ``outbound=True`` drops the outbound-socket connections too (their calls then go on
+        with the dialplan after ``socket``, which in the simulator ends the call).
+        """
         await self.server.kill()
+        if outbound:
+            for listener in list(self.outbound_sockets):
+                listener.abort()
 
     async def restart(self) -> None:
+        """``kill`` then listen again on the same port."""
         await self.kill()
         await self.start()
 
