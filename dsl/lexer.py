@@ -18,6 +18,11 @@ from dsl.span import Span
 
 EOF_DEDENT = "\x00eof"
 _OPEN = frozenset({"LPAR", "LSQB", "LBRACE"})
+_OPERATORS = frozenset({"PLUS", "MINUS", "MULOP", "CMPOP", "AND", "OR", "NOT", "IN", "DOT"})
+#: Limits that keep every later stage's recursion shallow (a flow needs nowhere near them).
+MAX_NESTING = 24  # open brackets at once
+MAX_OPERATORS = 64  # operators and field accesses on one logical line
+MAX_BLOCK_DEPTH = 32  # indentation levels
 _CLOSE = frozenset({"RPAR", "RSQB", "RBRACE"})
 
 
@@ -87,6 +92,7 @@ class FlowLexer:
         line_start = 0
         levels = [0]
         parens = 0
+        operators = 0
         last: Tok | None = None
         while pos < end:
             m = match(text, pos)
@@ -117,6 +123,7 @@ class FlowLexer:
             if kind == "_NL":
                 if parens:
                     continue
+                operators = 0
                 last = tok
                 yield tok
                 indent_str = value.rsplit("\n", 1)[1]
@@ -125,6 +132,10 @@ class FlowLexer:
                 indent = len(indent_str.replace("\t", " " * 8))
                 if indent > levels[-1]:
                     levels.append(indent)
+                    if len(levels) > MAX_BLOCK_DEPTH:
+                        raise SyntaxProblem(error(
+                            "E102", f"blocks nested more than {MAX_BLOCK_DEPTH} deep",
+                            Span.point(end_line, indent + 1), "split the state into states"))
                     yield Tok("_INDENT", indent_str, start, tok.line, col, end_line, end_col, pos)
                 elif indent < levels[-1]:
                     before = list(levels)
@@ -141,8 +152,18 @@ class FlowLexer:
                 continue
             if kind in _OPEN:
                 parens += 1
+                if parens > MAX_NESTING:
+                    raise SyntaxProblem(error(
+                        "E103", f"brackets nested more than {MAX_NESTING} deep",
+                        Span.point(line, col), "simplify the expression"))
             elif kind in _CLOSE and parens:
                 parens -= 1
+            elif kind in _OPERATORS:
+                operators += 1
+                if operators > MAX_OPERATORS:
+                    raise SyntaxProblem(error(
+                        "E103", f"more than {MAX_OPERATORS} operators on one line",
+                        Span.point(line, col), "split the computation with set"))
             last = tok
             yield tok
         while len(levels) > 1:
