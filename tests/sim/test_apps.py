@@ -19,7 +19,7 @@ def _us(a: Mapping[str, str], b: Mapping[str, str]) -> int:
 async def test_record_until_the_caller_presses_hash(switch: SimSwitch, client: InboundClient,
                                                     rec: Recorder) -> None:
     call = await switch.place_call(caller=[Press("1", on_prompt=1), Press("#", on_prompt=2,
-                                                                           after=4)])
+                                                                           after=20)])
     await client.execute(call.uuid, "answer")
     await client.execute(call.uuid, "playback", "beep.wav")
     await client.execute(call.uuid, "playback", "leave-a-message.wav")
@@ -30,10 +30,10 @@ async def test_record_until_the_caller_presses_hash(switch: SimSwitch, client: I
     stop = rec.of("RECORD_STOP", call.uuid)[0]
     assert start["Record-File-Path"] == stop["Record-File-Path"] == "/tmp/vm/msg.wav"
     assert stop["Record-Completion-Cause"] == "success-terminated"
-    # '#' came 4 s into the second prompt (2 s long): about 2 s of recording
+    # '#' came 20 s into the second prompt (2 s long): about 18 s of recording
     recorded = int(done.variable("record_ms") or 0)
-    assert 1500 <= recorded < 120_000
-    assert abs(_us(start, stop) - recorded * 1000) < 100_000
+    assert 10_000 <= recorded <= 18_000
+    assert abs(_us(start, stop) - recorded * 1000) < 500_000
 
 
 async def test_record_time_limit(switch: SimSwitch, client: InboundClient) -> None:

@@ -257,9 +257,9 @@ async def record(core: SwitchCore, ch: Channel, arg: str) -> str:
     parts = arg.split()
     path = parts[0] if parts else ""
     limit = float(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 3600.0
+    started = core.clock.now()
     core.fire("RECORD_START", ch, {"Record-File-Path": path})
     terminators = ch.variables.get("playback_terminators") or "*#"
-    started = core.clock.now()
     cause = "success-maxtime"
     while True:
         left = limit - (core.clock.now() - started)
