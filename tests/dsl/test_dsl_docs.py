@@ -5,6 +5,7 @@ from __future__ import annotations
 from dsl_docgen import DOC, render
 from dsl_helpers import UPDATE
 
+import dsl
 from dsl.diagnostics import CODES
 
 
@@ -21,3 +22,12 @@ def test_every_code_is_documented_with_examples() -> None:
     text = DOC.read_text(encoding="utf-8")
     for code in CODES:
         assert f"### {code} — " in text
+
+
+def test_tutorial_final_flow_checks_clean() -> None:
+    text = (DOC.parent / "tutorial.md").read_text(encoding="utf-8")
+    block = text.split("```\n# tutorial: final\n", 1)[1].split("```", 1)[0]
+    analysis = dsl.analyse(block)
+    assert [d.code for d in analysis.diagnostics] == []
+    ir, _ = dsl.compile_source(block)
+    assert ir is not None and set(ir["states"]) >= {"welcome", "main_menu", "after_hours"}
