@@ -79,7 +79,7 @@ async def test_busy_agent_and_agent_already_on_a_call(switch: SimSwitch,
 
 async def test_ring_group_first_answer_wins(switch: SimSwitch, client: InboundClient,
                                             rec: Recorder) -> None:
-    switch.add_agent("2001", answer_after=4)
+    switch.add_agent("2001", answer_after=15)
     winner = switch.add_agent("2002", answer_after=1)
     call = await switch.place_call()
     started = switch.wait_for("CHANNEL_BRIDGE", call.uuid)
