@@ -181,7 +181,7 @@ class FlowRegistry:
         """
         outcomes: list[LoadOutcome] = []
         seen: dict[str, Path] = {}
-        for path in discover(paths):
+        for path in await asyncio.to_thread(discover, list(paths)):
             async with self._lock:
                 result = await self._load_file(path, who, seen)
             await self._announce(result)
