@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from coreswitch.flows.errors import UnknownFlow, UnknownVersion
@@ -52,6 +53,7 @@ Prerender = Callable[[IR], Awaitable[None]]
 
 _HEADER = re.compile(r"^flow\s+([^\s:]+)\s*:", re.MULTILINE)
 _WHO_MAX = 200
+_STORE_ATTEMPTS = 3
 
 
 def header_name(source: str) -> str | None:
@@ -316,7 +318,13 @@ class FlowRegistry:
                                  "previous_version": previous, "note": note})
             return row.id, row.version
 
-        version_id, version = await self._db.run(store)
+        for attempt in range(_STORE_ATTEMPTS):
+            try:
+                version_id, version = await self._db.run(store)
+                break
+            except IntegrityError:  # another node took this version number meanwhile
+                if attempt == _STORE_ATTEMPTS - 1:
+                    raise
         self._swap(replace(candidate, version=version, version_id=version_id))
         return replace(result, status=PublishStatus.PUBLISHED, version=version,
                        content_hash=content_hash, previous_version=previous,

@@ -39,8 +39,11 @@ class PostgresUnavailable(RuntimeError):
 def find_bin_dir() -> Path:
     """The directory holding ``initdb`` and ``pg_ctl``."""
     env = os.environ.get("CORESWITCH_PG_BIN")
-    candidates = [Path(env)] if env else []
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+    if env:  # explicit: only there
+        if (Path(env) / "initdb").is_file() and (Path(env) / "pg_ctl").is_file():
+            return Path(env)
+        raise PostgresUnavailable(f"CORESWITCH_PG_BIN={env} holds no initdb/pg_ctl")
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
                          key=lambda p: _version_key(p.parent.name), reverse=True)
     found = shutil.which("initdb")
     if found:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
 
+import pytest
 from flow_sources import flow
 from sqlalchemy import update
 
@@ -177,3 +179,20 @@ async def test_another_registry_follows_a_publish_through_the_notifier(
     stale = node_b.resolve("95598")
     assert stale is not None
     assert stale.version == 1  # unsubscribed: no longer follows
+
+
+async def test_two_nodes_publishing_at_once_get_distinct_version_numbers(
+        database: Database) -> None:
+    if database.is_sqlite:
+        pytest.skip("SQLite serves one node; several nodes share PostgreSQL")
+    other = Database(database.url.render_as_string(hide_password=False))
+    try:
+        node_a = FlowRegistry(database, Environment, LocalNotifier())
+        node_b = FlowRegistry(other, Environment, LocalNotifier())
+        for n in range(8):
+            await asyncio.gather(node_a.publish("demo", flow(tag=f"a{n}"), "a"),
+                                 node_b.publish("demo", flow(tag=f"b{n}"), "b"))
+        versions = await node_a.versions("demo")
+        assert [v.version for v in versions] == list(range(1, 17))
+    finally:
+        await other.close()
