@@ -11,12 +11,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dsl import ast
 from dsl.builder import Builder
-from dsl.checker import check, check_tests
+from dsl.checker import check_flow, check_tests
 from dsl.checker.declarations import declare
+from dsl.checker.scope import Scope
 from dsl.compiler import compile_flow
 from dsl.diagnostics import Diagnostic, sort_key
 from dsl.environment import Environment
@@ -28,6 +29,7 @@ from dsl.parser import parse_items
 class Analysis:
     flow: ast.Flow | None
     diagnostics: tuple[Diagnostic, ...]
+    scopes: tuple[Scope, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
@@ -82,12 +84,14 @@ def _analyse(source: str, env: Environment, test_file: bool, target: ast.Flow | 
     if parsed.flow is None:
         return parsed
     diags = list(parsed.diagnostics)
+    scopes: list[Scope] = []
     if test_file:
         if target is not None:
             diags.extend(check_tests(parsed.flow, target, env))
     elif not any(d.code in ("E109",) for d in diags):
-        diags.extend(check(parsed.flow, env))
-    return Analysis(parsed.flow, tuple(sorted(_dedupe(diags), key=sort_key)))
+        found, scopes = check_flow(parsed.flow, env)
+        diags.extend(found)
+    return Analysis(parsed.flow, tuple(sorted(_dedupe(diags), key=sort_key)), tuple(scopes))
 
 
 def compile_source(source: str, env: Environment | None = None) -> tuple[IR | None,
@@ -98,7 +102,7 @@ def compile_source(source: str, env: Environment | None = None) -> tuple[IR | No
         a = _analyse(source, env, False, None)
         if a.flow is None or a.errors:
             return None, a.diagnostics
-        return _compile_checked(a.flow, env), a.diagnostics
+        return _compile_checked(a.flow, env, list(a.scopes)), a.diagnostics
 
 
 def compile_checked(flow: ast.Flow, env: Environment | None = None) -> IR:
@@ -107,9 +111,10 @@ def compile_checked(flow: ast.Flow, env: Environment | None = None) -> IR:
         return _compile_checked(flow, env or Environment())
 
 
-def _compile_checked(flow: ast.Flow, env: Environment) -> IR:
-    scratch: list[Diagnostic] = []
-    _info, scopes = declare(flow, env, scratch)
+def _compile_checked(flow: ast.Flow, env: Environment, scopes: list[Scope] | None = None
+                     ) -> IR:
+    if not scopes:
+        _info, scopes = declare(flow, env, [])
     var_types: dict[str, dict[str, str]] = {}
     sensitive: dict[str, set[str]] = {}
     for sc in scopes:

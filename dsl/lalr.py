@@ -45,18 +45,22 @@ class LeanLALR:
         state_stack: list[Any] = [self.start_states[start]]
         value_stack: list[Any] = []
         last: Tok | None = None
+        push_state = state_stack.append
+        push_value = value_stack.append
+        state = state_stack[-1]
         for tok in tokens:
             last = tok
             ttype = tok.type
             while True:
                 try:
-                    shift, arg = states[state_stack[-1]][ttype]
+                    shift, arg = states[state][ttype]
                 except KeyError:
-                    expected = {s for s in states[state_stack[-1]] if s.isupper()}
+                    expected = {s for s in states[state] if s.isupper()}
                     raise UnexpectedToken(tok, expected) from None  # type: ignore[no-untyped-call]
                 if shift:
-                    state_stack.append(arg)
-                    value_stack.append(tok)
+                    push_state(arg)
+                    push_value(tok)
+                    state = arg
                     break
                 size, cb, origin = arg
                 if size:
@@ -65,8 +69,9 @@ class LeanLALR:
                     del value_stack[-size:]
                 else:
                     children = []
-                value_stack.append(cb(children))
-                state_stack.append(states[state_stack[-1]][origin][1])
+                push_value(cb(children))
+                state = states[state_stack[-1]][origin][1]
+                push_state(state)
         end = (Tok("$END", "", last.end_pos, last.end_line, last.end_column, last.end_line,
                    last.end_column, last.end_pos) if last else Tok("$END", "", 0, 1, 1, 1, 1, 0))
         while True:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lark.exceptions import UnexpectedCharacters
+from lark.lexer import _regexp_has_newline
 
 from dsl.diagnostics import Diagnostic, error
 from dsl.span import Span
@@ -77,19 +78,24 @@ class FlowLexer:
         self.master = re.compile("|".join(f"(?P<t{i}>{t.pattern.to_regexp()})"
                                           for i, t in enumerate(rest)), conf.g_regex_flags)
         self.allowed = {t.name for t in terminals}
+        # terminals that may span lines (Lark's own test); the rest skip newline counting
+        self.multiline = frozenset(t.name for t in terminals
+                                   if _regexp_has_newline(t.pattern.to_regexp()))
         # group number of each terminal's outer group (terminal patterns have inner groups)
         self.by_group = {idx: names[int(name[1:])] for name, idx in self.master.groupindex.items()}
 
-    def tokens(self, text: str) -> Iterator[Tok]:  # noqa: PLR0912, PLR0915
-        """Tokens of ``text`` with INDENT/DEDENT, ignored terminals dropped."""
+    def tokens(self, text: str, line: int = 1, col: int = 1  # noqa: PLR0912, PLR0915
+               ) -> Iterator[Tok]:
+        """Tokens of ``text`` with INDENT/DEDENT, ignored terminals dropped. ``line`` and
+        ``col`` say where the text starts in its file (for expressions inside strings)."""
         match = self.master.match
         by_group = self.by_group
+        multiline = self.multiline
         keywords = self.keywords
         ignore = self.ignore
         end = len(text)
         pos = 0
-        line = 1
-        line_start = 0
+        line_start = 1 - col  # so that the first character is at column ``col``
         levels = [0]
         parens = 0
         operators = 0
@@ -104,12 +110,11 @@ class FlowLexer:
             start = pos
             pos = m.end()
             col = start - line_start + 1
-            nl = value.count("\n")
-            if nl:
-                end_line = line + nl
+            if kind in multiline and "\n" in value:
+                end_line = line + value.count("\n")
                 new_start = start + value.rindex("\n") + 1
                 end_col = pos - new_start + 1
-            else:
+            else:  # every other terminal is confined to one line
                 end_line = line
                 new_start = line_start
                 end_col = col + len(value)

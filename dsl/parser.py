@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Iterator
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
@@ -78,9 +77,9 @@ def _machinery() -> tuple[FlowLexer, LeanLALR]:
     return FlowLexer(lark.lexer_conf), LeanLALR(lark)
 
 
-def _parse(text: str, start: str) -> Any:
+def _parse(text: str, start: str, line: int = 1, col: int = 1) -> Any:
     lexer, lalr = _machinery()
-    return lalr.parse(lexer.tokens(text), start)
+    return lalr.parse(lexer.tokens(text, line, col), start)
 
 
 def parse_items(source: str) -> tuple[tuple[ast.Item, ...], list[Diagnostic]]:
@@ -105,10 +104,10 @@ def parse_expression(text: str, line: int = 1, col: int = 1) -> ast.Expr:
     Raises ``ValueError`` with a human message on syntax errors.
     """
     try:
-        expr: ast.Expr = _parse(text, "expr")
+        expr: ast.Expr = _parse(text, "expr", line, col)
     except (UnexpectedInput, _SyntaxProblem) as e:
         raise ValueError(str(e).splitlines()[0]) from None
-    return _shift(expr, line - 1, col - 1) if (line, col) != (1, 1) else expr
+    return expr
 
 
 # ---------------------------------------------------------------- errors
@@ -488,25 +487,6 @@ def _string(raw: str, sp: Span) -> ast.Expr:
     cleaned = tuple(p.replace("\x00", "{").replace("\x01", "}") if isinstance(p, str) else p
                     for p in parts if p != "")
     return ast.Template(cleaned, sp)
-
-
-def _shift(e: ast.Expr, dl: int, dc: int) -> ast.Expr:
-    """Move a single-line expression parsed on its own to where it sits in the file."""
-
-    def sp(s: Span) -> Span:
-        return Span(s.line + dl, s.col + dc, s.end_line + dl, s.end_col + dc)
-
-    def walk(x: Any) -> Any:
-        if isinstance(x, tuple):
-            return tuple(walk(y) for y in x)
-        if isinstance(x, Span):
-            return sp(x)
-        if hasattr(x, "__dataclass_fields__"):
-            return replace(x, **{f: walk(getattr(x, f)) for f in x.__dataclass_fields__})
-        return x
-
-    result: ast.Expr = walk(e)
-    return result
 
 
 _PREC = {"or": 1, "and": 2, "not": 3, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,

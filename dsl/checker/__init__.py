@@ -18,11 +18,17 @@ from dsl.diagnostics import Diagnostic, sort_key, warning
 from dsl.environment import Environment
 from dsl.verbs import BUILTIN_VERBS
 
-__all__ = ["check", "check_tests"]
+__all__ = ["check", "check_flow", "check_tests"]
 
 
 def check(flow: ast.Flow, env: Environment | None = None) -> list[Diagnostic]:
     """All diagnostics for ``flow`` (built by :func:`dsl.builder.Builder.flow`)."""
+    return check_flow(flow, env)[0]
+
+
+def check_flow(flow: ast.Flow, env: Environment | None = None
+               ) -> tuple[list[Diagnostic], list[Scope]]:
+    """Diagnostics and the symbol tables (main flow first, then each subflow)."""
     env = env or Environment()
     diags: list[Diagnostic] = []
     verbs = {**BUILTIN_VERBS, **env.verbs}
@@ -43,7 +49,7 @@ def check(flow: ast.Flow, env: Environment | None = None) -> list[Diagnostic]:
     _unused(info, scopes, diags)
     if flow.tests:
         diags.extend(check_tests(flow, flow, env))
-    return sorted(diags, key=sort_key)
+    return sorted(diags, key=sort_key), scopes
 
 
 def _unused(info: FlowInfo, scopes: list[Scope], diags: list[Diagnostic]) -> None:

@@ -30,4 +30,5 @@ def test_tutorial_final_flow_checks_clean() -> None:
     analysis = dsl.analyse(block)
     assert [d.code for d in analysis.diagnostics] == []
     ir, _ = dsl.compile_source(block)
-    assert ir is not None and set(ir["states"]) >= {"welcome", "main_menu", "after_hours"}
+    assert ir is not None
+    assert set(ir["states"]) >= {"welcome", "main_menu", "after_hours"}
