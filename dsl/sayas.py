@@ -92,7 +92,7 @@ def zh_digits(s: str, *, phone: bool = False) -> str:
     return "".join(table[int(c)] if c.isdigit() else c for c in s)
 
 
-def speak(value: object, say_as: str | None, lang: str = "zh") -> str:
+def speak(value: object, say_as: str | None, lang: str = "zh") -> str:  # noqa: PLR0911
     """The text TTS should read for ``value`` said as ``say_as``."""
     if lang != "zh" or say_as in (None, "text"):
         return _plain(value)
