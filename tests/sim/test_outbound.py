@@ -5,7 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 
-from coreswitch.esl import ConnectionLost, Frame, FrameParser, OutboundServer, OutboundSession
+from coreswitch.esl import (
+    ConnectionLost,
+    Frame,
+    FrameParser,
+    InboundClient,
+    OutboundServer,
+    OutboundSession,
+)
 from coreswitch.esl.event import Event
 from coreswitch.switch.sim import Press, SimSwitch
 
@@ -246,3 +253,41 @@ async def test_exit_hangs_up_unless_the_session_resumes(switch: SimSwitch) -> No
     socket_done = next(i for i, e in enumerate(resumed.events)
                        if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "socket")
     assert names.index("PLAYBACK_START") > socket_done
+
+
+async def test_outbound_events_have_the_captured_names_and_values(switch: SimSwitch) -> None:
+    """The captured call, rebuilt: a control connection originates ``loopback/9202`` whose
+    dialplan runs ``socket``; the raw session replays the captured client; every JSON event
+    then has the captured header names (in order) and values (run-specific ones aside)."""
+    raw = RawSession()
+    server = await asyncio.start_server(raw.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    switch.route("9202", ("socket", f"127.0.0.1:{port} async full"))
+    control = InboundClient(port=switch.port, event_format="json", connect_timeout=5.0)
+    await control.start()
+    try:
+        prompted = switch.wait_for("PLAYBACK_STOP")  # the prompt of play_and_get_digits
+        await control.bgapi("originate",
+                            "{origination_caller_id_number=13900000000}loopback/9202/default &park")
+        b_leg = (await prompted).get("Unique-ID")
+        await control.api("uuid_recv_dtmf", f"{b_leg} 7#")
+        await raw.done.wait()
+    finally:
+        await control.close()
+        server.close()
+        await server.wait_closed()
+    captured = frames("outbound-session.recv")
+    real_uuid = captured[0].headers["Channel-Unique-ID"]
+    ours = [Event.from_json(f.body) for f in raw.frames if f.content_type == "text/event-json"]
+    theirs = [Event.from_json(f.body) for f in captured if f.content_type == "text/event-json"]
+    assert [e.name for e in ours] == [e.name for e in theirs]
+    skip = ("Core-UUID", "FreeSWITCH-", "Event-Date-", "Event-Sequence", "Application-UUID",
+            "variable_other_loopback_leg_uuid", "variable_current_application_data",
+            "Application-Data", "variable_session_id")
+    for sim, real in zip(ours, theirs, strict=True):
+        assert list(sim.headers) == list(real.headers), sim.name
+        for name, value in real.headers.items():
+            if name.startswith(skip) or any(t in name for t in (
+                    "epoch", "stamp", "-Time", "sec", "duration", "-Hold")):
+                continue
+            assert sim[name].replace(sim.uuid or "", real_uuid) == value, (sim.name, name)

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid as uuidlib
 from dataclasses import dataclass
 
 from coreswitch.switch.sim.channel import Channel
@@ -78,7 +79,9 @@ class Dialer:
         leg = core.new_channel(
             direction="outbound", name=f"sofia/internal/{agent.extension}@{core.hostname}",
             caller_id_name=cid_name, caller_id_number=cid_num, destination=agent.extension,
-            variables=variables, uuid=variables.get("origination_uuid"),
+            variables={**variables, "originate_early_media": "false",
+                       "originate_endpoint": "sofia"},
+            uuid=variables.get("origination_uuid"),
             callee_id_name="Outbound Call", callee_id_number=agent.extension)
         core.announce_outgoing(leg)
         core.spawn(core.run_leg(leg), f"sim-leg-{leg.uuid}")
@@ -141,39 +144,43 @@ class Dialer:
                         timeout: float) -> Channel | str:
         core = self.core
         ext = endpoint.target
+        context = endpoint.raw.split("/")[2] if endpoint.raw.count("/") >= 2 else "default"
         cid_name = variables.get("origination_caller_id_name", "")
         cid_num = variables.get("origination_caller_id_number", "0000000000")
+        b_uuid = str(uuidlib.uuid4())
         a = core.new_channel(direction="outbound", name=f"loopback/{ext}-a",
-                             caller_id_name="Outbound Call", caller_id_number=ext,
-                             destination=ext, variables=variables,
-                             uuid=variables.get("origination_uuid"), source="mod_loopback",
-                             callee_id_name=cid_name, callee_id_number=cid_num)
+                             caller_id_name=cid_name, caller_id_number=cid_num,
+                             destination=ext, uuid=variables.get("origination_uuid"),
+                             variables={**variables, "originate_early_media": "true",
+                                        "originate_endpoint": "loopback",
+                                        "other_loopback_leg_uuid": b_uuid,
+                                        "loopback_leg": "A"},
+                             source="mod_loopback", callee_id_name="Outbound Call",
+                             callee_id_number=context)
         core.announce_outgoing(a)
         core.spawn(core.run_leg(a), f"sim-leg-{a.uuid}")
         b_vars = {k: v for k, v in variables.items() if k != "origination_uuid"}
         b_vars.update({"other_loopback_leg_uuid": a.uuid, "loopback_leg": "B"})
-        b = core.new_channel(direction="inbound", name=f"loopback/{ext}-b",
+        b = core.new_channel(direction="inbound", name=f"loopback/{ext}-b", uuid=b_uuid,
                              caller_id_name=cid_name, caller_id_number=cid_num, destination=ext,
                              variables=b_vars, source="mod_loopback",
-                             callee_id_name="Outbound Call", callee_id_number="default")
-        a.variables.set("other_loopback_leg_uuid", b.uuid)
-        a.variables.set("loopback_leg", "A")
+                             callee_id_name="Outbound Call", callee_id_number=context)
         a.other_leg, b.other_leg = b, a
         core.announce_inbound(b)
         core.spawn(core.run_channel(b, core.route_for(ext)), f"sim-call-{b.uuid}")
         core.spawn(self._tie(a, b), f"sim-loop-{a.uuid}")
         core.spawn(self._tie(b, a), f"sim-loop-{b.uuid}")
-        waiters = [asyncio.ensure_future(e.wait()) for e in (b.answered, b.hungup, a.hungup)]
+        waiters = [asyncio.ensure_future(e.wait()) for e in (a.answered, b.hungup, a.hungup)]
         try:
             await asyncio.wait(waiters, timeout=core.clock.real(timeout),
                                return_when=asyncio.FIRST_COMPLETED)
         finally:
             for w in waiters:
                 w.cancel()
-        if not b.answered.is_set() or not b.up():
-            core.hangup(a, b.hangup_cause or "NO_ANSWER")
-            return b.hangup_cause or "NO_ANSWER"
-        core.answer(a)
+        if not a.answered.is_set() or not a.up():
+            cause = b.hangup_cause or a.hangup_cause or "NO_ANSWER"
+            core.hangup(a, cause)
+            return cause
         return a
 
     async def _tie(self, one: Channel, other: Channel) -> None:

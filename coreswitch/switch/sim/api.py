@@ -225,6 +225,7 @@ async def originate(core: SwitchCore, args: str) -> str:
     for group in groups:
         result = await dial_group(core, group, variables, None, timeout)
         if isinstance(result, Channel):
+            core.flip_cid(result)
             result.pending_route = route_of(core, dest)
             result.poke()
             return f"+OK {result.uuid}\n"

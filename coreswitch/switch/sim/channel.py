@@ -145,6 +145,12 @@ class Channel:
     #: Set by an outbound socket's ``exit``: the ``socket`` application ends.
     socket_done: bool = False
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    codec: str = "PCMA"
+    codec_bit_rate: str = "64000"
+    hit_dialplan: bool = False
+    #: Caller ID before a flip (``Caller-Orig-Caller-ID-*`` and ``Caller-ANI`` keep it).
+    orig_caller_id_name: str = ""
+    orig_caller_id_number: str = ""
     socket_session: object | None = None
     #: Digits received but not yet consumed by an application (type-ahead).
     dtmf: list[str] = field(default_factory=list)
@@ -194,16 +200,17 @@ class Channel:
             "Unique-ID": self.uuid,
             "Call-Direction": p.direction,
             "Presence-Call-Direction": p.direction,
-            "Channel-HIT-Dialplan": "true" if p.direction == "inbound" else "false",
+            "Channel-HIT-Dialplan": "true" if self.hit_dialplan else "false",
             "Channel-Call-UUID": self.uuid,
             "Answer-State": self.answer_state,
         }
         if self.hangup_cause is not None:
             h["Hangup-Cause"] = self.hangup_cause
         h.update({
-            "Channel-Read-Codec-Name": "PCMA", "Channel-Read-Codec-Rate": "8000",
-            "Channel-Read-Codec-Bit-Rate": "64000", "Channel-Write-Codec-Name": "PCMA",
-            "Channel-Write-Codec-Rate": "8000", "Channel-Write-Codec-Bit-Rate": "64000",
+            "Channel-Read-Codec-Name": self.codec, "Channel-Read-Codec-Rate": "8000",
+            "Channel-Read-Codec-Bit-Rate": self.codec_bit_rate,
+            "Channel-Write-Codec-Name": self.codec, "Channel-Write-Codec-Rate": "8000",
+            "Channel-Write-Codec-Bit-Rate": self.codec_bit_rate,
         })
         if include_profile:
             h.update(self.profile_headers("Caller"))
@@ -216,18 +223,20 @@ class Channel:
             f"{prefix}-Logical-Direction": p.direction,
             f"{prefix}-Dialplan": p.dialplan,
         }
+        orig_name = self.orig_caller_id_name or p.caller_id_name
+        orig_number = self.orig_caller_id_number or p.caller_id_number
         if p.caller_id_name:
             h[f"{prefix}-Caller-ID-Name"] = p.caller_id_name
         h[f"{prefix}-Caller-ID-Number"] = p.caller_id_number
-        if p.caller_id_name:
-            h[f"{prefix}-Orig-Caller-ID-Name"] = p.caller_id_name
-        h[f"{prefix}-Orig-Caller-ID-Number"] = p.caller_id_number
+        if orig_name:
+            h[f"{prefix}-Orig-Caller-ID-Name"] = orig_name
+        h[f"{prefix}-Orig-Caller-ID-Number"] = orig_number
         if p.callee_id_name:
             h[f"{prefix}-Callee-ID-Name"] = p.callee_id_name
         if p.callee_id_number:
             h[f"{prefix}-Callee-ID-Number"] = p.callee_id_number
         h.update({
-            f"{prefix}-ANI": p.ani or p.caller_id_number,
+            f"{prefix}-ANI": p.ani or orig_number,
             f"{prefix}-Destination-Number": p.destination_number,
             f"{prefix}-Unique-ID": self.uuid,
             f"{prefix}-Source": p.source,

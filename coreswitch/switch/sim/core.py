@@ -127,15 +127,24 @@ class SwitchCore:
                                   callee_id_number=callee_id_number,
                                   source=source, context=context),
             created_us=self.clock.now_us(), running_state=ChannelState.CS_NONE)
+        if name.startswith("loopback/"):
+            ch.codec, ch.codec_bit_rate = "L16", "128000"
+        ch.hit_dialplan = direction == "inbound"
         v = ch.variables
-        for key, value in (("direction", direction), ("uuid", ch.uuid),
-                           ("session_id", str(ch.session_id)), ("channel_name", name),
-                           ("read_codec", "PCMA"), ("read_rate", "8000"),
-                           ("write_codec", "PCMA"), ("write_rate", "8000")):
+        codec = (("read_codec", ch.codec), ("read_rate", "8000"),
+                 ("write_codec", ch.codec), ("write_rate", "8000"))
+        base: tuple[tuple[str, str], ...]
+        if direction == "outbound":  # as switch_ivr_originate sets up a leg
+            base = (("direction", direction), ("is_outbound", "true"), ("uuid", ch.uuid),
+                    ("call_uuid", ch.uuid), ("session_id", str(ch.session_id)), *codec,
+                    ("channel_name", name))
+        else:
+            base = (("direction", direction), ("uuid", ch.uuid), ("call_uuid", ch.uuid),
+                    ("session_id", str(ch.session_id)), ("channel_name", name), *codec)
+        for key, value in base:
             v.set(key, value)
         for key, value in (variables or {}).items():
             v.set(key, value)
-        v.set("call_uuid", ch.uuid)
         self.channels[ch.uuid] = ch
         self.peak = max(self.peak, len(self.channels))
         return ch
@@ -157,6 +166,9 @@ class SwitchCore:
     def set_state(self, ch: Channel, state: ChannelState, *, run: bool = True) -> None:
         """Request ``state`` and (``run``) let the state machine run it: one CHANNEL_STATE."""
         ch.state = state
+        if state == ChannelState.CS_EXECUTE:
+            ch.hit_dialplan = True
+            ch.variables.set("call_uuid", ch.uuid)
         if run:
             ch.running_state = state
             self.fire("CHANNEL_STATE", ch)
@@ -190,6 +202,20 @@ class SwitchCore:
         self.fire("CHANNEL_STATE", ch)
         self.set_state(ch, ChannelState.CS_CONSUME_MEDIA)
 
+    def flip_cid(self, ch: Channel) -> None:
+        """An originated leg that answered swaps caller and callee (``CALL_UPDATE``)."""
+        p, v = ch.profile, ch.variables
+        v.set("endpoint_disposition", "ANSWER")
+        v.set("pre_transfer_caller_id_name", p.caller_id_name)
+        v.set("pre_transfer_caller_id_number", p.caller_id_number)
+        v.set("channel_cid_flipped", "yes")
+        ch.orig_caller_id_name = ch.orig_caller_id_name or p.caller_id_name
+        ch.orig_caller_id_number = ch.orig_caller_id_number or p.caller_id_number
+        p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
+        p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
+        ch.hit_dialplan = True
+        self.fire("CALL_UPDATE", ch, {"Direction": "RECV"})
+
     def ring(self, ch: Channel) -> None:
         ch.progress_us = self.clock.now_us()
         self.fire("CHANNEL_PROGRESS", ch)
@@ -200,6 +226,9 @@ class SwitchCore:
             return False
         if ch.answer_state == "answered":
             return True
+        other = ch.other_leg
+        if other is not None and ch.variables.get("loopback_leg") == "B":
+            self.answer(other)  # mod_loopback answers the A leg first
         ch.answered_us = self.clock.now_us()
         ch.answer_state = "answered"
         ch.answered.set()
@@ -297,6 +326,7 @@ class SwitchCore:
 
     async def execute(self, ch: Channel, msg: Message, *, from_dialplan: bool = False) -> None:
         v = ch.variables
+        v.set("current_application_response", None)
         if not from_dialplan:
             v.set("current_loop", "1")
             v.set("total_loops", str(msg.loops))
@@ -320,6 +350,9 @@ class SwitchCore:
         fields["Application-Response"] = response or "_none_"
         fields["Application-UUID"] = msg.app_uuid
         self.fire("CHANNEL_EXECUTE_COMPLETE", ch, fields)
+        if not from_dialplan:
+            v.set("current_loop", None)
+            v.set("total_loops", None)
         if msg.lead:
             self.fire("PRIVATE_COMMAND", ch, lead=msg.lead, body=msg.body)
 
@@ -377,8 +410,9 @@ class SwitchCore:
             v.set(f"{key}_uepoch", str(us))
         v.set("last_app", ch.application)
         v.set("last_arg", ch.application_data)
-        name = ch.profile.caller_id_name
-        v.set("caller_id", f'"{name}" <{ch.profile.caller_id_number}>')
+        p = ch.profile
+        v.set("caller_id", f'"{p.caller_id_name}" <{p.caller_id_number}>'
+              if p.caller_id_name else p.caller_id_number)
         progress = ch.progress_us - start if ch.progress_us else 0
         wait = answer - start if answer else 0
         for unit, div in (("sec", 1_000_000), ("msec", 1000), ("usec", 1)):
@@ -390,6 +424,8 @@ class SwitchCore:
             v.set(f"wait{unit}", str(wait // div))
             v.set(f"progress_media{unit}", str(0))
             v.set(f"flow_bill{unit}", str(bill // div))
+        if ch.name.startswith("loopback/"):
+            v.set("is_loopback", "1")
 
     # -- shutdown -------------------------------------------------------------------------------
     async def hupall(self, cause: str = "MANAGER_REQUEST") -> int:
