@@ -154,3 +154,21 @@ async def test_a_connect_reply_without_a_channel_fails_the_session_cleanly(
         assert not server.sessions
     finally:
         await fs.close()
+
+
+async def test_closing_the_server_cancels_running_sessions() -> None:
+    script = Script()
+    server = OutboundServer(script, port=0, linger=7)
+    await server.start()
+    fs = await Dialer.dial(server.port)
+    try:
+        await fs.handshake(linger=7)
+        await script.session()
+        closing = asyncio.create_task(server.close(drain=0.01))  # the handler never returns
+        await fs.expect("exit")  # the cancelled session still says goodbye
+        fs.writer.write(reply_frame("+OK bye"))
+        await asyncio.wait_for(closing, 5)
+        assert not server.sessions
+        assert await fs.closed_by_peer()
+    finally:
+        await fs.close()
