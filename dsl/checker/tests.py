@@ -9,6 +9,7 @@ from dsl.checker.exprs import ExprChecker
 from dsl.checker.scope import Scope
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 from dsl.environment import Environment
+from dsl.flowgraph import walk
 from dsl.testspec import Expect, Mock, TestCase
 
 
@@ -21,6 +22,7 @@ def check_tests(tests_flow: ast.Flow, target: ast.Flow, env: Environment) -> lis
     all_states = set(main.states)
     for sub in info.subflows.values():
         all_states.update(f"{sub.name}.{s.name}" for s in sub.states)
+    queues, orders = _outcomes(scopes)
     names: set[str] = set()
     for t in tests_flow.tests:
         assert isinstance(t, TestCase)
@@ -41,12 +43,33 @@ def check_tests(tests_flow: ast.Flow, target: ast.Flow, env: Environment) -> lis
                         diags.append(error("E301", f"'{step.function}' returns {want}, "
                                            f"the mock gives {got}", step.returns.span))
             elif isinstance(step, Expect):
-                _expect(step, main, all_states, info.queues, diags)
+                _expect(step, main, all_states, queues, orders, diags)
     return diags
 
 
-def _expect(step: Expect, main: Scope, states: set[str], queues: set[str],
-            diags: list[Diagnostic]) -> None:
+def _outcomes(scopes: list[Scope]) -> tuple[set[str], set[str] | None]:
+    """Queue names the flow can join, and work-order types it can create (None when a type
+    is computed at run time, so any type may appear)."""
+    queues: set[str] = set()
+    orders: set[str] | None = set()
+    for scope in scopes:
+        for state in scope.states.values():
+            for s in walk(state.body):
+                if not isinstance(s, ast.Verb):
+                    continue
+                first = next((o.value for o in s.options if o.name in ("queue", "type")), None)
+                if s.name == "queue" and isinstance(first, ast.Name):
+                    queues.add(first.name)
+                elif s.name == "work_order" and orders is not None:
+                    if isinstance(first, ast.Lit):
+                        orders.add(str(first.value))
+                    else:
+                        orders = None
+    return queues, orders
+
+
+def _expect(step: Expect, main: Scope, states: set[str], queues: set[str],  # noqa: PLR0912
+            orders: set[str] | None, diags: list[Diagnostic]) -> None:
     v = step.value
     if step.kind == "state":
         name = _dotted(v)
@@ -60,6 +83,13 @@ def _expect(step: Expect, main: Scope, states: set[str], queues: set[str],
         if not (isinstance(v, ast.Lit) and v.kind in ("text", "regex")):
             diags.append(error("E601", f"expect {step.kind} needs a text or r\"pattern\"",
                                step.span))
+    elif step.kind == "queue" and isinstance(v, ast.Name) and v.name not in queues:
+        diags.append(error("E601", f"the flow never puts callers in queue '{v.name}'", v.span,
+                           did_you_mean(v.name, queues)))
+    elif step.kind == "work_order" and isinstance(v, ast.Lit) and orders is not None and \
+            str(v.value) not in orders:
+        diags.append(error("E601", f"the flow never creates a '{v.value}' work order", v.span,
+                           did_you_mean(str(v.value), orders)))
     elif step.kind == "expr" and v is not None:
         ExprChecker(main, diags).expect(v, T.BOOL, "an expectation")
 

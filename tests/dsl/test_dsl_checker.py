@@ -103,3 +103,13 @@ def test_subflow_cannot_jump_into_the_main_flow() -> None:
     src = ('subflow s(x: text) -> (ok: bool):\n  state a:\n    goto main\n\n'
            'state main:\n  run r = s(x="1")\n  hangup\n')
     assert codes(src) == ["E408"]
+
+
+def test_test_expectations_name_real_outcomes() -> None:
+    src = ('state main:\n  queue service max_wait=1m overflow -> main2\n\n'
+           'state main2:\n  work_order "报修" failure -> main\n  hangup\n\n'
+           'test "x":\n  caller ani="1"\n  expect queue servce\n  expect work_order "投诉"\n'
+           '  expect queue service\n  expect work_order "报修"\n')
+    diags = dsl.analyse(HEAD + src).diagnostics
+    assert [(d.code, d.span.line) for d in diags] == [("E601", 15), ("E601", 16)]
+    assert diags[0].hint == "did you mean 'service'?"
