@@ -45,3 +45,14 @@ def sent_commands(name: str) -> list[str]:
         if record["dir"] == "send":
             out.append(record["data"].encode("latin-1").decode("utf-8"))
     return out
+
+
+@cache
+def load_prefix(name: str = "load-plain.recv.gz", size: int = 3_000_000) -> tuple[Frame, ...]:
+    """The frames in the first ``size`` bytes of a load corpus (its first calls, complete)."""
+    import gzip
+
+    with gzip.open(ESL_DIR / name) as f:
+        data = f.read(size)
+    parser = FrameParser()
+    return tuple(parser.feed(data))

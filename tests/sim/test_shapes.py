@@ -20,10 +20,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from coreswitch.esl import Event, Frame, FrameParser
+from coreswitch.esl import Event, Frame, FrameParser, InboundClient
 from coreswitch.switch.sim import SimSwitch
 
-from .captures import frames, plain_pairs, sent_commands
+from .captures import frames, load_prefix, plain_pairs, sent_commands
 
 A_LEG = "6eec9cfc-5b72-42c7-acdb-65ed83db1bd7"
 B_LEG = "74551285-08c7-44d9-9822-df2a0925bf99"
@@ -225,3 +225,46 @@ async def test_every_event_has_the_captured_values(switch: SimSwitch) -> None:
             assert got == value, f"{name} of {key}"
             checked += 1
     assert checked > 3000
+
+
+async def test_a_load_corpus_call_is_reproduced(switch: SimSwitch) -> None:
+    """The first call of load-plain (originate loopback/9206 &park; 9206 answers, plays a WAV and
+    hangs up): both legs' events, header names in order and values, as the real switch's."""
+    prompt = "/work/fs/sounds/esltest/prompt.wav"
+    switch.route("9206", ("answer", ""), ("playback", prompt), ("hangup", ""))
+    switch.core.media.files[prompt] = 1.5  # the real prompt.wav: 12000 samples at 8 kHz
+    real = [Event.from_plain(f.body) for f in load_prefix()
+            if f.content_type == "text/event-plain"]
+    job = next(e for e in real if e.name == "BACKGROUND_JOB")
+    a_real = (job.body or "").split()[1]
+    b_real = next(e for e in real if e.uuid == a_real and e.name == "CHANNEL_CREATE").variable(
+        "other_loopback_leg_uuid")
+    seen: list[Event] = []
+    stop = switch.observe(lambda e: seen.append(e.event))
+    client = InboundClient(port=switch.port, connect_timeout=5.0)
+    await client.start()
+    try:
+        result = await client.bgapi(job["Job-Command"], job["Job-Command-Arg"])
+        a_sim = result.split()[1]
+        a_channel = switch.channels[a_sim]
+        assert a_channel.other_leg is not None
+        b_sim = a_channel.other_leg.uuid
+        await a_channel.destroyed.wait()
+        await a_channel.other_leg.destroyed.wait()
+    finally:
+        stop()
+        await client.close()
+    mapping = {a_sim: a_real, b_sim: b_real}
+    for sim_uuid, real_uuid in mapping.items():
+        ours = [e for e in seen if e.uuid == sim_uuid and e.name not in NOT_SIMULATED]
+        theirs = [e for e in real if e.uuid == real_uuid and e.name not in NOT_SIMULATED]
+        assert [e.name for e in ours] == [e.name for e in theirs]
+        for sim, ref in zip(ours, theirs, strict=True):
+            assert list(sim.headers) == list(ref.headers), sim.name
+            for name, value in ref.headers.items():
+                if not _comparable(name) or name == "variable_session_id":
+                    continue
+                got = sim[name]
+                for s_uuid, r_uuid in mapping.items():
+                    got = got.replace(s_uuid, r_uuid)
+                assert got == value, (sim.name, name)
