@@ -111,5 +111,5 @@ def test_test_expectations_name_real_outcomes() -> None:
            'test "x":\n  caller ani="1"\n  expect queue servce\n  expect work_order "投诉"\n'
            '  expect queue service\n  expect work_order "报修"\n')
     diags = dsl.analyse(HEAD + src).diagnostics
-    assert [(d.code, d.span.line) for d in diags] == [("E601", 15), ("E601", 16)]
+    assert [(d.code, d.span.line) for d in diags] == [("E601", 14), ("E601", 15)]
     assert diags[0].hint == "did you mean 'service'?"
