@@ -145,3 +145,18 @@ async def test_unknown_flow_versions_is_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/flows/ghost/versions")
     assert response.status_code == 404
     assert response.json() == {"error": "no flow named 'ghost' has been published"}
+
+
+async def test_an_unexpected_failure_is_a_json_500(registry: FlowRegistry,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(name: str) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(registry, "versions", broken)
+    app = create_app(registry, token="t")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://admin",
+                                 headers={"Authorization": "Bearer t"}) as client:
+        response = await client.get("/api/flows/demo/versions")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error: RuntimeError; see the server log"}

@@ -17,6 +17,7 @@ def _start(tmp_path: Path, ci: str | None) -> subprocess.Popen[str]:
     if ci is not None:
         env["CI"] = ci
     return subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                             "-p", "no:hypothesispytest",
                              TARGET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, cwd=HERE.parent.parent)
 
