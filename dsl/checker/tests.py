@@ -68,7 +68,7 @@ def _outcomes(scopes: list[Scope]) -> tuple[set[str], set[str] | None]:
     return queues, orders
 
 
-def _expect(step: Expect, main: Scope, states: set[str], queues: set[str],  # noqa: PLR0912, PLR0917
+def _expect(step: Expect, main: Scope, states: set[str], queues: set[str],  # noqa: PLR0917
             orders: set[str] | None, diags: list[Diagnostic]) -> None:
     v = step.value
     if step.kind == "state":
