@@ -84,6 +84,7 @@ def _parse(text: str, start: str, line: int = 1, col: int = 1) -> Any:
 
 def parse_items(source: str) -> tuple[tuple[ast.Item, ...], list[Diagnostic]]:
     """Parse a whole .flow file into the statement layer."""
+    source = source.removeprefix("\ufeff")  # editors on Windows save UTF-8 with a BOM
     if not source.endswith("\n"):
         source += "\n"
     _machinery()
@@ -120,6 +121,9 @@ def _from_lark(e: UnexpectedInput, source: str) -> Diagnostic:
         span = Span.point(e.line, e.column)
         if ch in "\"'":
             return error("E101", "unterminated string", span, "close the string on the same line")
+        if ch in ("\xa0", "\u200b", "\ufeff"):
+            return error("E100", f"invisible character U+{ord(ch):04X}", span,
+                         "replace it with a normal space (or delete it)")
         if ch in _FULLWIDTH:
             return error("E100", f"unexpected character '{ch}'", span,
                          f"use the ASCII '{_FULLWIDTH[ch]}' instead of the full-width '{ch}'")

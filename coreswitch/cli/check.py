@@ -90,7 +90,9 @@ def _env(flow_path: Path, providers: str | None) -> Environment:
 
 
 def _read(path: Path) -> str:
-    return path.read_bytes().decode("utf-8", errors="replace")
+    # utf-8-sig: drop the byte-order mark Windows editors write; undecodable bytes become
+    # U+FFFD and are then reported as unexpected characters, with their position
+    return path.read_bytes().decode("utf-8-sig", errors="replace")
 
 
 def check_file(path: Path, providers: str | None = None) -> tuple[list[Diagnostic], str]:

@@ -166,3 +166,12 @@ def test_comments_and_blank_lines_anywhere() -> None:
     assert diags == []
     assert isinstance(items[0], ast.Stmt)
     assert items[0].body is not None
+
+
+def test_byte_order_mark_and_invisible_spaces() -> None:
+    items, diags = parse_items("\ufeffstate a:\n  hangup\n")
+    assert diags == []
+    assert isinstance(items[0], ast.Stmt)
+    _, diags = parse_items("state a:\n  say\xa0\"x\"\n")
+    assert [(d.code, d.span.line, d.span.col, d.message) for d in diags] == [
+        ("E100", 2, 6, "invisible character U+00A0")]
