@@ -114,7 +114,7 @@ def parse_expression(text: str, line: int = 1, col: int = 1) -> ast.Expr:
 # ---------------------------------------------------------------- errors
 
 
-def _from_lark(e: UnexpectedInput, source: str) -> Diagnostic:
+def _from_lark(e: UnexpectedInput, source: str) -> Diagnostic:  # noqa: PLR0911
     if isinstance(e, UnexpectedCharacters):
         at = e.pos_in_stream or 0
         ch = source[at] if at < len(source) else ""
