@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--socket", default="", metavar="HOST:PORT",
                    help="route placed calls to this outbound-socket server (else: park)")
     p.add_argument("--dnis", default="95598", help="called number of placed calls")
+    p.add_argument("--route", default="", metavar="ACTIONS",
+                   help='dialplan of --dnis when not --socket, e.g. '
+                        '"answer; playback prompt.wav; hangup" (default: park)')
     p.add_argument("--ani", default="13800000000",
                    help="caller number of placed calls (each next call adds one)")
     p.add_argument("--caller", default="", metavar="SCRIPT",
@@ -48,6 +51,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--exit", action="store_true",
                    help="with --calls: exit once every placed call has ended")
     p.set_defaults(handler=run)
+
+
+def parse_route(text: str) -> list[tuple[str, str]]:
+    """``"answer; playback prompt.wav; hangup"`` → ``[("answer", ""), ("playback", …), …]``."""
+    actions = []
+    for part in text.split(";"):
+        app, _, arg = part.strip().partition(" ")
+        if app:
+            actions.append((app, arg.strip()))
+    return actions
 
 
 def parse_agent(text: str) -> dict[str, object]:
@@ -79,6 +92,8 @@ async def serve(args: argparse.Namespace) -> int:
         ext = str(spec.pop("extension"))
         sw.add_agent(ext, **spec)  # type: ignore[arg-type]  # keys checked by parse_agent
     steps = caller_mod.parse(args.caller) if args.caller else []
+    if args.route:
+        sw.route(args.dnis, *parse_route(args.route))
     await sw.start()
     print(f"coreswitch sim: ESL on {sw.host}:{sw.port} (password {args.password!r}, "
           f"speed {args.speed:g})", flush=True)

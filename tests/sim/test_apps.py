@@ -88,3 +88,44 @@ async def test_speak_counts_as_a_prompt_for_the_caller(switch: SimSwitch,
     done = await client.execute(call.uuid, "play_and_get_digits",
                                 r"1 1 1 3000 # silence silence k \d")
     assert done.variable("k") == "5"  # type-ahead kept until collected
+
+
+async def test_uuid_broadcast_and_uuid_record(switch: SimSwitch, client: InboundClient,
+                                              rec: Recorder) -> None:
+    call = await switch.place_call()
+    played = switch.wait_for("CHANNEL_EXECUTE_COMPLETE", call.uuid)
+    assert await client.api("uuid_broadcast", f"{call.uuid} ivr/position-3.wav aleg") == (
+        "+OK Message sent\n")
+    done = await played
+    assert done.get("Application") == "playback"
+    assert done.get("Application-Data") == "ivr/position-3.wav"
+    assert await client.api("uuid_record", f"{call.uuid} start /rec/{call.uuid}.wav") == (
+        "+OK Success\n")
+    await client.execute(call.uuid, "playback", "ivr/please-hold.wav")
+    stopped = switch.wait_for("RECORD_STOP", call.uuid)
+    await client.api("uuid_record", f"{call.uuid} stop /rec/{call.uuid}.wav")
+    stop = await stopped
+    assert stop.get("Record-Completion-Cause") == "success-terminated"
+    assert int(call.variables.get("record_ms") or 0) >= 2000  # the 2 s prompt was recorded
+
+
+async def test_record_session_stops_at_hangup(switch: SimSwitch, client: InboundClient) -> None:
+    call = await switch.place_call(caller="hangup on prompt 1 after 1")
+    await client.execute(call.uuid, "record_session", "/rec/call.wav")
+    stopped = switch.wait_for("RECORD_STOP", call.uuid)
+    await client.execute(call.uuid, "playback", "ivr/menu.wav")
+    assert (await stopped).get("Record-File-Path") == "/rec/call.wav"
+    names = call.event_names
+    assert names.index("RECORD_START") < names.index("CHANNEL_HANGUP") < names.index(
+        "RECORD_STOP")
+
+
+async def test_uuid_hold_changes_the_call_state(switch: SimSwitch, client: InboundClient,
+                                                rec: Recorder) -> None:
+    call = await switch.place_call()
+    await client.execute(call.uuid, "answer")
+    assert await client.api("uuid_hold", call.uuid) == "+OK Success\n"
+    assert await client.api("uuid_hold", f"off {call.uuid}") == "+OK Success\n"
+    await client.dispatcher.drain()
+    states = [e["Channel-Call-State"] for e in rec.of("CHANNEL_CALLSTATE", call.uuid)]
+    assert states == ["RINGING", "ACTIVE", "HELD", "ACTIVE"]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from coreswitch.cli.sim import parse_agent
+from coreswitch.cli.sim import parse_agent, parse_route
 from coreswitch.esl import InboundClient
 from coreswitch.switch.sim import caller
 
@@ -68,3 +68,5 @@ def test_agent_and_caller_options() -> None:
                      caller.Press("1234#", next_prompt=True), caller.Hangup(3.0)]
     with pytest.raises(ValueError, match="unknown caller step"):
         caller.parse("shout 1")
+    assert parse_route("answer; playback /sounds/你好.wav; hangup NORMAL_CLEARING") == [
+        ("answer", ""), ("playback", "/sounds/你好.wav"), ("hangup", "NORMAL_CLEARING")]

@@ -8,11 +8,13 @@ found!``) and from mod_commands' source otherwise.
 from __future__ import annotations
 
 import json
+import uuid as uuidlib
 from collections.abc import Awaitable, Callable
 
 from coreswitch.switch.sim import dialstring
+from coreswitch.switch.sim.apps import start_recording, stop_recording
 from coreswitch.switch.sim.bridge import dial_group
-from coreswitch.switch.sim.channel import Channel
+from coreswitch.switch.sim.channel import CallState, Channel, Message
 from coreswitch.switch.sim.clock import SimClock
 from coreswitch.switch.sim.core import Route, SwitchCore
 
@@ -197,6 +199,54 @@ async def uuid_bridge(core: SwitchCore, args: str) -> str:
         ch.pending_route = ch.pending_route or []
         ch.poke()
     return f"+OK {b.uuid}\n"
+
+
+@command("uuid_broadcast")
+async def uuid_broadcast(core: SwitchCore, args: str) -> str:
+    """``uuid_broadcast <uuid> <path> [aleg|bleg|both]``: queue a playback on the channel."""
+    parts = args.split()
+    if len(parts) < 2:
+        return "-USAGE: <uuid> <path> [aleg|bleg|both]\n"
+    ch = _channel(core, parts[0])
+    if ch is None:
+        return _NO_SUCH
+    target = ch.bridged_to if len(parts) > 2 and parts[2] == "bleg" and ch.bridged_to else ch
+    path = parts[1]
+    app, _, arg = path.partition("::")
+    message = Message(app, arg, str(uuidlib.uuid4())) if arg else Message(
+        "playback", path, str(uuidlib.uuid4()))
+    core.send(target, message)
+    return "+OK Message sent\n"
+
+
+@command("uuid_record")
+async def uuid_record(core: SwitchCore, args: str) -> str:
+    """``uuid_record <uuid> start|stop <path> [<limit>]``: record alongside whatever runs."""
+    parts = args.split()
+    if len(parts) < 3:
+        return "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>]\n"
+    ch = _channel(core, parts[0])
+    if ch is None:
+        return _NO_SUCH
+    if parts[1] == "start":
+        limit = float(parts[3]) if len(parts) > 3 and parts[3].isdigit() else None
+        start_recording(core, ch, parts[2], limit)
+    elif parts[1] == "stop":
+        stop_recording(core, ch, parts[2])
+    return "+OK Success\n"
+
+
+@command("uuid_hold")
+async def uuid_hold(core: SwitchCore, args: str) -> str:
+    parts = args.split()
+    off = bool(parts) and parts[0] == "off"
+    ch = _channel(core, parts[-1] if parts else "")
+    if ch is None:
+        return _NO_SUCH
+    state = CallState.ACTIVE if off else CallState.HELD
+    if ch.call_state != state and ch.up():
+        core.set_call_state(ch, state)
+    return "+OK Success\n"
 
 
 @command("hupall")

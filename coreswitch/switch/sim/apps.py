@@ -284,6 +284,55 @@ async def record(core: SwitchCore, ch: Channel, arg: str) -> str:
     return "_none_"
 
 
+def start_recording(core: SwitchCore, ch: Channel, path: str, limit: float | None) -> None:
+    """Record in the background (``record_session``, ``uuid_record start``) until stopped,
+    the limit or hangup: RECORD_START now, RECORD_STOP then."""
+    if path in ch.recordings or not ch.up():
+        return
+    stop = asyncio.Event()
+    ch.recordings[path] = stop
+    started = core.clock.now()
+    core.fire("RECORD_START", ch, {"Record-File-Path": path})
+
+    async def run() -> None:
+        waiters = [asyncio.ensure_future(e.wait()) for e in (stop, ch.hungup)]
+        try:
+            await asyncio.wait(waiters, timeout=None if limit is None else core.clock.real(limit),
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+        ch.recordings.pop(path, None)
+        ms = int((core.clock.now() - started) * 1000)
+        ch.variables.set("record_ms", str(ms))
+        ch.variables.set("record_seconds", str(ms // 1000))
+        cause = "success-maxtime" if not stop.is_set() and ch.up() else "success-terminated"
+        core.fire("RECORD_STOP", ch, {"Record-File-Path": path,
+                                       "Record-Completion-Cause": cause})
+    core.spawn(run(), f"sim-record-{ch.uuid}")
+
+
+def stop_recording(core: SwitchCore, ch: Channel, path: str) -> None:
+    for name, stop in list(ch.recordings.items()):
+        if path in (name, "all"):
+            stop.set()
+
+
+@app("record_session")
+async def record_session(core: SwitchCore, ch: Channel, arg: str) -> str:
+    parts = arg.split()
+    if parts:
+        limit = float(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        start_recording(core, ch, parts[0], limit)
+    return "_none_"
+
+
+@app("stop_record_session")
+async def stop_record_session(core: SwitchCore, ch: Channel, arg: str) -> str:
+    stop_recording(core, ch, arg.strip() or "all")
+    return "_none_"
+
+
 @app("set")
 async def set_(core: SwitchCore, ch: Channel, arg: str) -> str:
     name, _, value = arg.partition("=")

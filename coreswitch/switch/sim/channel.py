@@ -145,6 +145,8 @@ class Channel:
     #: Set by an outbound socket's ``exit``: the ``socket`` application ends.
     socket_done: bool = False
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Background recordings (``record_session``): path → the event that stops it.
+    recordings: dict[str, asyncio.Event] = field(default_factory=dict)
     codec: str = "PCMA"
     codec_bit_rate: str = "64000"
     hit_dialplan: bool = False
