@@ -20,8 +20,8 @@ async def test_two_hundred_calls_through_an_inbound_client() -> None:
     client.subscribe(rec)
     await client.start()
     try:
-        jobs = [client.bgapi("originate", "{origination_caller_id_number=%d}"
-                             "loopback/9206/default &park" % (13800000000 + i))
+        jobs = [client.bgapi("originate", f"{{origination_caller_id_number={13800000000 + i}}}"
+                             "loopback/9206/default &park")
                 for i in range(200)]
         results = await asyncio.gather(*jobs)
         assert all(r.startswith("+OK ") for r in results)
