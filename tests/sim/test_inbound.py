@@ -256,3 +256,18 @@ async def test_hupall(switch: SimSwitch, client: InboundClient) -> None:
     assert await client.api("hupall", "MANAGER_REQUEST") == (
         "+OK hangup all channels with cause MANAGER_REQUEST\n")
     assert [await c.hungup() for c in calls] == ["MANAGER_REQUEST"] * 3
+
+
+async def test_sendmsg_needs_a_parked_channel(switch: SimSwitch, client: InboundClient) -> None:
+    """FreeSWITCH only takes ``sendmsg`` for a channel under control (park or socket)."""
+    playing = switch.wait_for("PLAYBACK_START")
+    placing = asyncio.ensure_future(switch.place_call(
+        route=[("answer", ""), ("playback", "ivr/welcome.wav"), ("park", "")]))
+    uuid = (await playing).get("Unique-ID")  # still in the dialplan's playback
+    with pytest.raises(CommandError) as info:
+        await client.execute(uuid, "playback", "too-early.wav")
+    assert info.value.reply == f"-ERR invalid session id [{uuid}]"
+    call = await placing  # returns once parked
+    assert "CHANNEL_PARK" in call.event_names
+    done = await client.execute(call.uuid, "playback", "now.wav")
+    assert done["Application-Response"] == "FILE PLAYED"

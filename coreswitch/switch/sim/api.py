@@ -276,8 +276,10 @@ async def originate(core: SwitchCore, args: str) -> str:
         result = await dial_group(core, group, variables, None, timeout)
         if isinstance(result, Channel):
             core.flip_cid(result)
-            result.pending_route = route_of(core, dest)
+            route = route_of(core, dest)
+            result.pending_route = route
             result.poke()
+            await core.settled(result, route)  # parked before the reply: no sendmsg race
             return f"+OK {result.uuid}\n"
         cause = result
     return f"-ERR {cause}\n"

@@ -145,6 +145,9 @@ class Channel:
     #: Set by an outbound socket's ``exit``: the ``socket`` application ends.
     socket_done: bool = False
     answered: asyncio.Event = field(default_factory=asyncio.Event)
+    #: FreeSWITCH's CF_CONTROLLED: set while ``park`` or ``socket`` runs (and the applications
+    #: they run for ``sendmsg``); ``sendmsg`` to a channel without it is refused.
+    controlled: asyncio.Event = field(default_factory=asyncio.Event)
     #: Background recordings (``record_session``): path → the event that stops it.
     recordings: dict[str, asyncio.Event] = field(default_factory=dict)
     codec: str = "PCMA"

@@ -315,14 +315,30 @@ class SwitchCore:
 
     async def control_loop(self, ch: Channel, *, socket: bool = False) -> str:
         """Run queued ``sendmsg`` executes until hangup, transfer or bridge (park, socket)."""
-        while (ch.up() and ch.transfer_to is None and ch.bridge_request is None
-               and not (socket and ch.socket_done)):
-            if ch.inbox:
-                await self.execute(ch, ch.inbox.popleft())
-                continue
-            ch.wakeup.clear()
-            await ch.wakeup.wait()
+        ch.controlled.set()
+        try:
+            while (ch.up() and ch.transfer_to is None and ch.bridge_request is None
+                   and not (socket and ch.socket_done)):
+                if ch.inbox:
+                    await self.execute(ch, ch.inbox.popleft())
+                    continue
+                ch.wakeup.clear()
+                await ch.wakeup.wait()
+        finally:
+            ch.controlled.clear()
         return "_none_"
+
+    async def settled(self, ch: Channel, route: Route) -> None:
+        """Wait until a channel whose route parks (or runs ``socket``) is under control, or gone:
+        what a controller may rely on before its first ``sendmsg``."""
+        if not any(app in ("park", "socket") for app, _ in route):
+            return
+        waiters = [asyncio.ensure_future(e.wait()) for e in (ch.controlled, ch.hungup)]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
 
     async def execute(self, ch: Channel, msg: Message, *, from_dialplan: bool = False) -> None:
         v = ch.variables

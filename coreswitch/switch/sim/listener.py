@@ -332,7 +332,7 @@ class Listener(asyncio.Protocol):
     async def _cmd_sendmsg(self, command: Command, rest: str) -> None:
         uuid = rest.strip() or (self.channel.uuid if self.channel else "")
         ch = self.core.channels.get(uuid)
-        if ch is None:
+        if ch is None or not ch.controlled.is_set():  # FreeSWITCH also wants CF_CONTROLLED
             self.reply(f"-ERR invalid session id [{uuid}]")
             return
         lead = {"Command": command.line, **command.headers}

@@ -219,6 +219,8 @@ class SimSwitch:
         ``socket`` (``"host:port"`` or a tuple) routes it as ``socket <addr> async full``;
         ``route`` gives the dialplan actions; otherwise the dialplan of ``dnis`` (default:
         ``park``, for an inbound-mode controller). ``caller`` is the caller's script.
+        A route that parks or runs ``socket`` returns once the channel is under control (so a
+        ``sendmsg`` right after is accepted, as it would be after ``CHANNEL_PARK``).
         """
         if socket is not None:
             addr = socket if isinstance(socket, str) else f"{socket[0]}:{socket[1]}"
@@ -239,6 +241,7 @@ class SimSwitch:
         steps = caller_mod.parse(caller) if isinstance(caller, str) else list(caller or [])
         if steps:
             core.spawn(caller_mod.run(core, ch, steps), f"sim-caller-{ch.uuid}")
+        await core.settled(ch, actions)
         return call
 
     # -- observing ------------------------------------------------------------------------------
