@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from dsl import ast
 from dsl.diagnostics import Diagnostic, did_you_mean, error
+from dsl.expr import to_ir
 from dsl.span import Span
 
 EXPECT_KINDS = ("heard", "not_heard", "state", "queue", "work_order", "hangup", "transfer",
@@ -202,3 +203,44 @@ def _dotted(e: ast.Expr | None) -> str | None:
         base = _dotted(e.obj)
         return None if base is None else f"{base}.{e.name}"
     return None
+
+
+def test_to_ir(case: TestCase) -> dict[str, object]:
+    """A test case as plain data for the runner (expressions in :mod:`dsl.expr` IR form)::
+
+        {"name": …, "line": 12, "steps": [
+            {"step": "caller", "ani": "138…", "dnis": "95598"},
+            {"step": "at", "when": "2026-11-23 10:00"},
+            {"step": "press", "keys": "1", "after_ms": 2000},
+            {"step": "silence", "ms": 6000},
+            {"step": "hangup"},
+            {"step": "mock", "function": "crm.lookup", "returns": EXPR | null, "fails": null},
+            {"step": "expect", "kind": "heard", "value": EXPR | null, "options": {k: EXPR}},
+        ]}
+    """
+    steps: list[dict[str, object]] = []
+    for s in case.steps:
+        line = s.span.line
+        if isinstance(s, Caller):
+            steps.append({"step": "caller", "ani": s.ani, "dnis": s.dnis, "line": line})
+        elif isinstance(s, At):
+            steps.append({"step": "at", "when": s.when, "line": line})
+        elif isinstance(s, Press):
+            steps.append({"step": "press", "keys": s.keys, "after_ms": s.after_ms, "line": line})
+        elif isinstance(s, Silence):
+            steps.append({"step": "silence", "ms": s.ms, "line": line})
+        elif isinstance(s, HangupStep):
+            steps.append({"step": "hangup", "line": line})
+        elif isinstance(s, Mock):
+            steps.append({"step": "mock", "function": s.function,
+                          "returns": to_ir(s.returns) if s.returns is not None else None,
+                          "fails": s.fails, "line": line})
+        else:
+            value: object = None
+            if s.value is not None:
+                is_state = s.kind == "state" or (s.kind == "queue"
+                                                  and isinstance(s.value, ast.Name))
+                value = _dotted(s.value) if is_state else to_ir(s.value)
+            steps.append({"step": "expect", "kind": s.kind, "value": value,
+                          "options": {o.name: to_ir(o.value) for o in s.options}, "line": line})
+    return {"name": case.name, "line": case.span.line, "steps": steps}

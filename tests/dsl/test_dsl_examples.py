@@ -72,3 +72,25 @@ def test_graph_output(tmp_path: Path) -> None:
     assert code == 0
     assert mermaid.startswith("flowchart LR")
     assert '-->|"overflow"|' in mermaid
+
+
+def test_tests_become_plain_data_for_the_runner() -> None:
+    import json
+
+    from dsl.expr import EvalEnv, evaluate
+
+    a = dsl.analyse((EXAMPLES / "bank-card.flow").read_text(encoding="utf-8"))
+    assert a.flow is not None
+    case = a.flow.tests[0]
+    assert isinstance(case, testspec.TestCase)
+    data = testspec.test_to_ir(case)
+    json.dumps(data, ensure_ascii=False)  # serialisable
+    steps = data["steps"]
+    assert isinstance(steps, list)
+    assert steps[0] == {"step": "caller", "ani": "13800000001", "dnis": "95555", "line": 148}
+    mock = steps[2]
+    assert mock["step"] == "mock"
+    assert mock["function"] == "crm.caller_profile"
+    assert evaluate(mock["returns"], EvalEnv({})) == {"tier": "普通"}
+    expect_state = next(s for s in steps if s.get("kind") == "state")
+    assert expect_state["value"] == "survey"
