@@ -148,3 +148,25 @@ async def test_heartbeat_has_the_captured_shape() -> None:
     assert list(beat.event.headers) == list(captured.headers)
     assert beat.get("Event-Info") == "System Ready"
     assert int(beat.get("Uptime-msec")) >= 20_000
+
+
+async def test_nixevent_takes_one_event_out_of_all(switch: SimSwitch) -> None:
+    reader, writer = await raw_connect(switch)
+    writer.write(b"auth ClueCon\n\nevent plain ALL\n\nnixevent CHANNEL_STATE API\n\n"
+                 b"event plain API\n\nnoevents\n\nnoevents\n\nevent plain\n\n")
+    await reader.readuntil(b"Reply-Text: +OK events nixed\n\n")
+    await reader.readuntil(b"Reply-Text: +OK event listener enabled plain\n\n")
+    await reader.readuntil(b"Reply-Text: +OK no longer listening for events\n\n")
+    await reader.readuntil(b"Reply-Text: -ERR not listening for events\n\n")
+    await reader.readuntil(b"Reply-Text: -ERR no keywords supplied\n\n")
+    writer.write(b"event plain ALL\n\nnixevent CHANNEL_STATE\n\n")
+    await reader.readuntil(b"Reply-Text: +OK events nixed\n\n")
+    call = await switch.place_call()
+    call.hangup()
+    await call.ended()
+    writer.write(b"exit\n\n")
+    data = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    assert b"Event-Name: CHANNEL_CREATE" in data
+    assert b"Event-Name: CHANNEL_HANGUP_COMPLETE" in data
+    assert b"Event-Name: CHANNEL_STATE" not in data

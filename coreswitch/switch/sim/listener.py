@@ -62,6 +62,7 @@ class Listener(asyncio.Protocol):
         self.format = "plain"
         self.events: set[str] = set()
         self.all_events = False
+        self.nixed: set[str] = set()  # events taken out of ALL by nixevent
         self.session_uuid: str | None = None
         self.filters: list[tuple[str, str]] = []
         self.linger = 0
@@ -149,7 +150,7 @@ class Listener(asyncio.Protocol):
 
     def wants(self, event: SimEvent) -> bool:
         name = event.name
-        if not (self.all_events or name in self.events):
+        if not (name in self.events or (self.all_events and name not in self.nixed)):
             return False
         if self.session_uuid is not None and event.get("Unique-ID") != self.session_uuid:
             return False
@@ -218,6 +219,9 @@ class Listener(asyncio.Protocol):
         if fmt == "xml":
             self.reply("-ERR xml events are not supported by the simulated switch")
             return
+        if not words:
+            self.reply("-ERR no keywords supplied")
+            return
         self.format = fmt
         custom = False
         for word in words:
@@ -226,10 +230,12 @@ class Listener(asyncio.Protocol):
                 custom = True
             elif upper in ("ALL", "SWITCH_EVENT_ALL"):
                 self.all_events = True
+                self.nixed.clear()
             elif custom and not word.isupper():
                 self.events.add(word)
             else:
                 self.events.add(upper)
+                self.nixed.discard(upper)
         self.reply(f"+OK event listener enabled {fmt}")
 
     async def _cmd_myevents(self, command: Command, rest: str) -> None:
@@ -247,15 +253,26 @@ class Listener(asyncio.Protocol):
         self.reply("+OK Events Enabled")
 
     async def _cmd_nixevent(self, command: Command, rest: str) -> None:
+        if not rest.split():
+            self.reply("-ERR no keywords supplied")
+            return
         for word in rest.split():
-            if word.upper() == "ALL":
+            upper = word.upper()
+            if upper == "ALL":
                 self.all_events = False
                 self.events.clear()
-            self.events.discard(word.upper())
+                self.nixed.clear()
+                continue
+            self.events.discard(upper)
             self.events.discard(word)
+            if self.all_events:
+                self.nixed.add(upper)
         self.reply("+OK events nixed")
 
     async def _cmd_noevents(self, command: Command, rest: str) -> None:
+        if not (self.all_events or self.events):
+            self.reply("-ERR not listening for events")
+            return
         self.all_events = False
         self.events.clear()
         self.reply("+OK no longer listening for events")

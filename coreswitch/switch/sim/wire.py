@@ -143,8 +143,9 @@ def _parse_block(block: bytes) -> Command:
     lines = block.decode("utf-8", "replace").replace("\r\n", "\n").split("\n")
     headers: dict[str, str] = {}
     for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip()] = value.strip()
+        name, colon, value = line.partition(":")
+        if colon and name:  # read_packet drops a line without a colon
+            headers[name] = value.lstrip(" ")
     return Command(lines[0].strip(), headers)
 
 
