@@ -210,7 +210,7 @@ async def test_killing_outbound_sockets_ends_their_calls(switch: SimSwitch) -> N
     async def handler(session: OutboundSession) -> None:
         await session.run("answer")
         try:
-            await session.run("playback", "silence_stream://-1")
+            await session.run("playback", "ivr/hold.wav")
         except ConnectionLost as exc:
             lost.append(type(exc).__name__)
 
@@ -221,38 +221,37 @@ async def test_killing_outbound_sockets_ends_their_calls(switch: SimSwitch) -> N
         started = switch.wait_for("PLAYBACK_START", call.uuid)
         await started
         await switch.kill(outbound=True)
+        # the prompt plays out, socket ends, no dialplan left: the call hangs up
         assert await call.hungup() == "NORMAL_CLEARING"
         await call.ended()
+        stop = next(e for e in call.events if e.name == "PLAYBACK_STOP")
+        assert stop.get("Playback-Status") == "done"
     finally:
         await server.close()
     assert lost == ["ConnectionLost"]
     assert switch.outbound_sockets == set()
 
 
-async def test_exit_hangs_up_unless_the_session_resumes(switch: SimSwitch) -> None:
+async def test_the_dialplan_goes_on_after_the_socket_closes(switch: SimSwitch) -> None:
     async def handler(session: OutboundSession) -> None:
-        await session.run("answer")
-        if session.channel_data.get("Caller-Caller-ID-Number") == "13800000002":
-            await session.command(b"resume\n\n")
+        await session.run("answer")  # then the server says exit
 
     server = OutboundServer(handler, port=0, linger=5)
     await server.start()
     addr = f"127.0.0.1:{server.port} async full"
-    route = [("socket", addr), ("playback", "after-socket.wav"), ("hangup", "CALL_REJECTED")]
     try:
-        plain = await switch.place_call("13800000001", route=route)
-        resumed = await switch.place_call("13800000002", route=route)
-        assert await plain.hungup() == "NORMAL_CLEARING"
-        assert await resumed.hungup() == "CALL_REJECTED"
-        await plain.ended()
-        await resumed.ended()
+        call = await switch.place_call(route=[
+            ("socket", addr), ("playback", "after-socket.wav"), ("hangup", "CALL_REJECTED")])
+        assert await call.hungup() == "CALL_REJECTED"
+        last = await switch.place_call(route=[("socket", addr)])
+        assert await last.hungup() == "NORMAL_CLEARING"  # no action left after socket
+        await call.ended()
+        await last.ended()
     finally:
         await server.close()
-    assert "PLAYBACK_START" not in plain.event_names
-    names = resumed.event_names
-    socket_done = next(i for i, e in enumerate(resumed.events)
+    socket_done = next(i for i, e in enumerate(call.events)
                        if e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application") == "socket")
-    assert names.index("PLAYBACK_START") > socket_done
+    assert call.event_names.index("PLAYBACK_START") > socket_done
 
 
 async def test_outbound_events_have_the_captured_names_and_values(switch: SimSwitch) -> None:

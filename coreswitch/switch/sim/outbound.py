@@ -6,8 +6,11 @@ bound to this channel — ``connect`` answers with the channel data, ``myevents`
 this channel only, ``sendmsg`` needs no UUID. On hangup the socket gets the linger notice (or,
 without ``linger``, the disconnect notice) and the channel is not destroyed until the socket
 closes. When the socket closes (``exit``, or the server going away) while the call is up, the
-call is hung up — unless the client sent ``resume`` (or the channel has ``socket_resume=true``),
-in which case the ``socket`` application ends and the dialplan goes on, as in mod_event_socket.
+application running for the socket finishes, ``socket`` ends and the dialplan goes on with its
+next action — as mod_event_socket's ``socket_function`` returns once the listener clears
+CF_CONTROLLED; with no action left the call hangs up (NORMAL_CLEARING, "executed the last
+dialplan instruction"). ``resume`` is accepted; the simulator does not model FreeSWITCH's
+CS_RESET re-execution that it triggers.
 """
 
 from __future__ import annotations
@@ -45,12 +48,8 @@ async def run_socket(core: SwitchCore, ch: Channel, arg: str, command_log: list[
     def done(listener: Listener) -> None:
         if sockets is not None:
             sockets.discard(listener)
-        resume = (ch.variables.get("socket_resume") or "").lower() in ("true", "yes", "1")
-        if listener.resume or resume:
-            ch.socket_done = True  # the dialplan goes on after ``socket``
-            ch.poke()
-        else:
-            core.hangup(ch, "NORMAL_CLEARING")
+        ch.socket_done = True  # CF_CONTROLLED cleared: park ends, the dialplan goes on
+        ch.poke()
         core.release(ch)
 
     core.hold(ch)
