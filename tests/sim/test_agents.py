@@ -28,8 +28,8 @@ async def test_bridge_to_an_agent_who_answers_after_a_delay(
     leg = bridged["Bridge-B-Unique-ID"]
     assert bridged["Bridge-A-Unique-ID"] == call.uuid
     leg_events = rec.names(leg)
-    assert leg_events[:4] == ["CHANNEL_OUTGOING", "CHANNEL_STATE", "CHANNEL_CREATE",
-                              "CHANNEL_ORIGINATE"]
+    assert leg_events[:6] == ["CODEC", "CODEC", "CHANNEL_OUTGOING", "CHANNEL_STATE",
+                              "CHANNEL_CREATE", "CHANNEL_ORIGINATE"]
     assert leg_events[-3:] == ["CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY", "CHANNEL_STATE"]
     answer = rec.of("CHANNEL_ANSWER", leg)[0]
     ring = rec.of("CHANNEL_PROGRESS", leg)[0]

@@ -75,8 +75,8 @@ async def test_bgapi_originate_to_an_agent(switch: SimSwitch, client: InboundCli
     assert [j["Job-Command"] for j in jobs] == ["originate"]
     assert jobs[0].body == result
     names = rec.names(uuid)
-    assert names[:4] == ["CHANNEL_OUTGOING", "CHANNEL_STATE", "CHANNEL_CREATE",
-                         "CHANNEL_ORIGINATE"]
+    assert names[:6] == ["CODEC", "CODEC", "CHANNEL_OUTGOING", "CHANNEL_STATE",
+                         "CHANNEL_CREATE", "CHANNEL_ORIGINATE"]
     assert names.index("CHANNEL_PROGRESS") < names.index("CHANNEL_ANSWER") < names.index(
         "CHANNEL_PARK")
     answered = rec.of("CHANNEL_ANSWER", uuid)[0]

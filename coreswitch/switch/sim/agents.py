@@ -157,7 +157,7 @@ class Dialer:
                                         "loopback_leg": "A"},
                              source="mod_loopback", callee_id_name="Outbound Call",
                              callee_id_number=context)
-        core.announce_outgoing(a)
+        core.announce_outgoing(a, f"{endpoint.raw}-a")
         core.spawn(core.run_leg(a), f"sim-leg-{a.uuid}")
         b_vars = {k: v for k, v in variables.items() if k != "origination_uuid"}
         b_vars.update({"other_loopback_leg_uuid": a.uuid, "loopback_leg": "B"})

@@ -179,8 +179,34 @@ class SwitchCore:
         self.fire("CHANNEL_CALLSTATE", ch, {"Original-Channel-Call-State": original.name,
                                             "Channel-Call-State-Number": str(int(state))})
 
+    def announce_codecs(self, ch: Channel, name: str | None = None) -> None:
+        """The two CODEC events of a new channel (read codec, then write codec), in their
+        captured shapes — including FreeSWITCH's odd header names, and ``name`` (the dial
+        string's channel name, before the loopback endpoint renames it)."""
+        real_name, ch.name = ch.name, name or ch.name
+        try:
+            block = ch.channel_headers(include_profile=False)
+        finally:
+            ch.name = real_name
+        codec, rate = ch.codec, ch.codec_bit_rate
+        read_block = [(k, v) for k, v in block.items() if not k.startswith("Channel-Write-")]
+        shapes = (
+            ("switch_core_session_set_read_codec", "279", read_block,
+             [("channel-read-codec-name", codec), ("channel-read-codec-rate", "8000"),
+              ("channel-read-codec-bit-rate", rate)]),
+            ("switch_core_session_set_write_codec", "450", list(block.items()),
+             [("Channel-Write-Codec-Name", codec), ("Channel-Write-Codec-Rate", "8000"),
+              ("Channel-Write-codec-bit-rate", rate)]),
+        )
+        for function, line, channel_pairs, extra in shapes:
+            head = [(k, function if k == "Event-Calling-Function" else
+                     line if k == "Event-Calling-Line-Number" else v)
+                    for k, v in self.factory.make("CODEC").pairs]
+            self.bus.fire(SimEvent(head + channel_pairs + extra))
+
     def announce_inbound(self, ch: Channel) -> None:
         """An inbound call arrives and is routed (the captured B-leg sequence)."""
+        self.announce_codecs(ch)
         self.set_state(ch, ChannelState.CS_INIT)
         ch.state = ChannelState.CS_ROUTING
         self.fire("CHANNEL_CREATE", ch)
@@ -189,8 +215,9 @@ class SwitchCore:
         self.fire("CHANNEL_STATE", ch)
         self.set_state(ch, ChannelState.CS_EXECUTE)
 
-    def announce_outgoing(self, ch: Channel) -> None:
+    def announce_outgoing(self, ch: Channel, dial_name: str | None = None) -> None:
         """An originated leg is created (the captured A-leg sequence, before it rings)."""
+        self.announce_codecs(ch, dial_name)
         ch.state = ChannelState.CS_INIT
         self.fire("CHANNEL_OUTGOING", ch)
         ch.running_state = ChannelState.CS_INIT
