@@ -129,3 +129,15 @@ async def test_uuid_hold_changes_the_call_state(switch: SimSwitch, client: Inbou
     await client.dispatcher.drain()
     states = [e["Channel-Call-State"] for e in rec.of("CHANNEL_CALLSTATE", call.uuid)]
     assert states == ["RINGING", "ACTIVE", "HELD", "ACTIVE"]
+
+
+async def test_pre_answer_and_ring_ready_events(switch: SimSwitch, client: InboundClient,
+                                                rec: Recorder) -> None:
+    call = await switch.place_call()
+    await client.execute(call.uuid, "ring_ready")
+    await client.execute(call.uuid, "pre_answer")
+    await client.dispatcher.drain()
+    media = rec.of("CHANNEL_PROGRESS_MEDIA", call.uuid)[0]
+    assert media["Answer-State"] == "early"
+    assert media["Caller-Channel-Progress-Media-Time"] != "0"
+    assert rec.of("CHANNEL_PROGRESS", call.uuid)[0]["Unique-ID"] == call.uuid

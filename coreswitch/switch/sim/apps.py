@@ -129,6 +129,8 @@ async def answer(core: SwitchCore, ch: Channel, arg: str) -> str:
 async def pre_answer(core: SwitchCore, ch: Channel, arg: str) -> str:
     if ch.up() and not ch.progress_media_us:
         ch.progress_media_us = core.clock.now_us()
+        if ch.answer_state == "ringing":
+            ch.answer_state = "early"
         core.fire("CHANNEL_PROGRESS_MEDIA", ch)
     ch.variables.set("endpoint_disposition", "EARLY MEDIA")
     return "_none_"

@@ -38,6 +38,9 @@ EXTRA: dict[str, dict[str, object]] = {
     "CHANNEL_PROGRESS": {"calling": ["switch_channel.c", "switch_channel_perform_mark_ring_ready",
                                      "3490"], "pre": [], "channel": True, "variables": True,
                          "post": []},
+    "CHANNEL_PROGRESS_MEDIA": {"calling": ["switch_channel.c",
+                                           "switch_channel_perform_mark_pre_answered", "3628"],
+                               "pre": [], "channel": True, "variables": True, "post": []},
     "RECORD_START": {"calling": ["switch_ivr_async.c", "record_callback", "1256"], "pre": [],
                      "channel": True, "variables": True, "post": ["Record-File-Path"]},
     "RECORD_STOP": {"calling": ["switch_ivr_async.c", "record_callback", "1318"], "pre": [],
@@ -79,7 +82,8 @@ def _names(value: object) -> list[str]:
 def template(name: str) -> Template:
     _, templates = load()
     found = templates.get(name)
-    if found is None:
+    if found is None:  # an event no capture shows: channel events carry the channel data
+        about_channel = name.startswith("CHANNEL_")
         return Template(name, ("switch_event.c", "switch_event_fire_detailed", "0"), (), (),
-                        False, False, ())
+                        about_channel, about_channel, ())
     return found
