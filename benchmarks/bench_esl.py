@@ -55,6 +55,7 @@ class Series:
 
     rates: list[float] = field(default_factory=list)
     p99s: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)  # consumer CPU µs per event (diagnostic)
     correct: list[bool] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unavailable: str | None = None
@@ -254,6 +255,8 @@ def main(argv: list[str]) -> int:
                         help="comma-separated: coreswitch,genesis,greenswitch")
     parser.add_argument("--formats", default=",".join(FORMATS), help="plain,json")
     parser.add_argument("--no-floor", action="store_true", help="skip the framing floor")
+    parser.add_argument("--no-paced", action="store_true",
+                        help="skip the paced latency runs (events/s only; p99 prints as nan)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS,
                         help=f"directory of load-plain/load-json.recv.gz ({DEFAULT_CORPUS})")
     args = parser.parse_args(argv)
@@ -340,8 +343,14 @@ def main(argv: list[str]) -> int:
                         ok, note = check(res, thr_golden[fmt], n_thr)
                         s.rates.append(rate)
                         s.correct.append(ok)
+                        if isinstance(res.get("cpu_us_per_event"), float):
+                            s.cpus.append(float(str(res["cpu_us_per_event"])))
                         if note and note not in s.notes:
                             s.notes.append(note)
+                        if args.no_paced:
+                            _progress(f"[run {run}/{runs}] {client} {fmt}: {s.rates[-1]:.0f} "
+                                      f"events/s, {_cpu(s)}, correct={_yes(s.correct[-1:])}")
+                            continue
                         server, res = run_once(client, fmt, "paced", data, events=n_paced,
                                                rate=args.rate, python=python,
                                                tag=f"{client}-{fmt}-{run}-paced")
@@ -352,7 +361,7 @@ def main(argv: list[str]) -> int:
                         p99, lag = p99_ms(server, res, n_paced)
                         s.p99s.append(p99)
                         _progress(f"[run {run}/{runs}] {client} {fmt}: {s.rates[-1]:.0f} "
-                                  f"events/s, p99 {p99:.1f} ms (replay server lag p99 "
+                                  f"events/s, {_cpu(s)}, p99 {p99:.1f} ms (replay server lag p99 "
                                   f"{lag:.1f} ms), correct={_yes(s.correct[-2:])}")
                     except (BenchError, subprocess.TimeoutExpired, OSError) as exc:
                         _progress(f"[run {run}/{runs}] {client} {fmt}: failed: {exc}")
@@ -362,6 +371,10 @@ def main(argv: list[str]) -> int:
 
     report(series, clients, formats)
     return 1 if failed else 0
+
+
+def _cpu(s: Series) -> str:
+    return f"{s.cpus[-1]:.0f} CPU-us/event" if s.cpus else "CPU n/a"
 
 
 def _yes(flags: list[bool]) -> str:
@@ -387,6 +400,11 @@ def report(series: dict[tuple[str, str], Series], clients: list[str], formats: l
             if not s.all_correct():
                 for note in s.notes[:3]:
                     print(f"#   {client} {fmt}: {note}")
+    cpu = [f"{c} {f} {statistics.median(series[c, f].cpus):.0f}" for c in clients
+           for f in formats if series[c, f].cpus]
+    if cpu:
+        print(f"# consumer CPU time per event (median, us; less noisy than events/s on a shared "
+              f"machine): {', '.join(cpu)}")
     core = {f: series["coreswitch", f] for f in formats if ("coreswitch", f) in series}
     for fmt in formats:
         floor = series["floor", fmt]

@@ -56,6 +56,10 @@ class Recorder:
         self.times: array.array[float] | None = (
             array.array("d", bytes(8 * events)) if paced else None)
         self.t_last = 0.0
+        # CPU time of this process from here (made just before connecting) to the last event: far
+        # less sensitive to other processes on a shared machine than wall time (a diagnostic).
+        self.cpu_first = time.process_time()
+        self.cpu_last = 0.0
         self.bad_sequence = 0
 
     def make_fold(self) -> Callable[[Mapping[str, str], str | None], bool]:
@@ -63,6 +67,7 @@ class Recorder:
         digests_append = self.digests.append
         times = self.times
         mono = time.monotonic
+        cpu = time.process_time
         expected = self.expected
         rec = self
 
@@ -73,6 +78,7 @@ class Recorder:
                 rec.count += 1
                 if rec.count >= expected:
                     rec.t_last = mono()
+                    rec.cpu_last = cpu()
                     return True
                 return False
             return fold
@@ -88,6 +94,7 @@ class Recorder:
             rec.count += 1
             if rec.count >= expected:
                 rec.t_last = mono()
+                rec.cpu_last = cpu()
                 return True
             return False
         return fold_paced
@@ -100,6 +107,8 @@ class Recorder:
         result: dict[str, object] = {
             "count": self.count, "t_last": self.t_last, "digests": prefix + ".digests",
             "bad_sequence": self.bad_sequence, "pid": os.getpid(),
+            "cpu_us_per_event": (1e6 * (self.cpu_last - self.cpu_first) / self.count
+                                 if self.count and self.cpu_last else None),
         }
         if self.times is not None:
             with open(prefix + ".times", "wb") as fh:
