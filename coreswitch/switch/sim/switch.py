@@ -166,6 +166,8 @@ class SimSwitch:
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             self._heartbeat = None
+        for listener in list(self.outbound_sockets):
+            listener.goodbye()
         await self.core.close()
         await self.server.stop()
 
