@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from coreswitch.esl.names import EventName
 from coreswitch.switch.sim.bridge import bridge_app
 from coreswitch.switch.sim.channel import Channel
 
@@ -82,7 +83,7 @@ async def play_file(core: SwitchCore, ch: Channel, path: str, *, interruptible: 
     if typed and path.startswith("tone_stream://"):
         fields["Playback-File-Type"] = "tone_stream"
     fields["Playback-File-Path"] = path
-    core.fire("PLAYBACK_START", ch, fields)
+    core.fire(EventName.PLAYBACK_START, ch, fields)
     seconds = core.media.file_seconds(path)
     started = core.clock.now()
     status = await wait(core, ch, seconds, dtmf=interruptible)
@@ -93,7 +94,7 @@ async def play_file(core: SwitchCore, ch: Channel, path: str, *, interruptible: 
     v.set("playback_ms", str(ms))
     v.set("playback_samples", str(ms * 8))
     fields["Playback-Status"] = "done" if status == "done" else "break"
-    core.fire("PLAYBACK_STOP", ch, fields)
+    core.fire(EventName.PLAYBACK_STOP, ch, fields)
     if status == "break" and ch.up() and ch.transfer_to is None:
         ch.break_media.clear()
     return status
@@ -131,7 +132,7 @@ async def pre_answer(core: SwitchCore, ch: Channel, arg: str) -> str:
         ch.progress_media_us = core.clock.now_us()
         if ch.answer_state == "ringing":
             ch.answer_state = "early"
-        core.fire("CHANNEL_PROGRESS_MEDIA", ch)
+        core.fire(EventName.CHANNEL_PROGRESS_MEDIA, ch)
     ch.variables.set("endpoint_disposition", "EARLY MEDIA")
     return "_none_"
 
@@ -260,7 +261,7 @@ async def record(core: SwitchCore, ch: Channel, arg: str) -> str:
     path = parts[0] if parts else ""
     limit = float(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 3600.0
     started = core.clock.now()
-    core.fire("RECORD_START", ch, {"Record-File-Path": path})
+    core.fire(EventName.RECORD_START, ch, {"Record-File-Path": path})
     terminators = ch.variables.get("playback_terminators") or "*#"
     cause = "success-maxtime"
     while True:
@@ -282,7 +283,8 @@ async def record(core: SwitchCore, ch: Channel, arg: str) -> str:
     v.set("record_ms", str(ms))
     v.set("record_seconds", str(ms // 1000))
     v.set("record_samples", str(ms * 8))
-    core.fire("RECORD_STOP", ch, {"Record-File-Path": path, "Record-Completion-Cause": cause})
+    core.fire(EventName.RECORD_STOP, ch,
+              {"Record-File-Path": path, "Record-Completion-Cause": cause})
     return "_none_"
 
 
@@ -294,7 +296,7 @@ def start_recording(core: SwitchCore, ch: Channel, path: str, limit: float | Non
     stop = asyncio.Event()
     ch.recordings[path] = stop
     started = core.clock.now()
-    core.fire("RECORD_START", ch, {"Record-File-Path": path})
+    core.fire(EventName.RECORD_START, ch, {"Record-File-Path": path})
 
     async def run() -> None:
         waiters = [asyncio.ensure_future(e.wait()) for e in (stop, ch.hungup)]
@@ -309,7 +311,7 @@ def start_recording(core: SwitchCore, ch: Channel, path: str, limit: float | Non
         ch.variables.set("record_ms", str(ms))
         ch.variables.set("record_seconds", str(ms // 1000))
         cause = "success-maxtime" if not stop.is_set() and ch.up() else "success-terminated"
-        core.fire("RECORD_STOP", ch, {"Record-File-Path": path,
+        core.fire(EventName.RECORD_STOP, ch, {"Record-File-Path": path,
                                        "Record-Completion-Cause": cause})
     core.spawn(run(), f"sim-record-{ch.uuid}")
 
@@ -366,9 +368,9 @@ async def hangup(core: SwitchCore, ch: Channel, arg: str) -> str:
 
 @app("park")
 async def park(core: SwitchCore, ch: Channel, arg: str) -> str:
-    core.fire("CHANNEL_PARK", ch)
+    core.fire(EventName.CHANNEL_PARK, ch)
     await core.control_loop(ch)
-    core.fire("CHANNEL_UNPARK", ch)
+    core.fire(EventName.CHANNEL_UNPARK, ch)
     return "_none_"
 
 

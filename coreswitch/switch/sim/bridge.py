@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from coreswitch.esl.names import EventName
 from coreswitch.switch.sim import dialstring
 from coreswitch.switch.sim.channel import Channel
 
@@ -89,7 +90,7 @@ async def bridge_legs(core: SwitchCore, a: Channel, b: Channel) -> None:
         one.variables.set("last_bridge_to", other.uuid)
         one.variables.set("signal_bond", other.uuid)
     fields = {"Bridge-A-Unique-ID": a.uuid, "Bridge-B-Unique-ID": b.uuid}
-    core.fire("CHANNEL_BRIDGE", a, fields)
+    core.fire(EventName.CHANNEL_BRIDGE, a, fields)
     while a.up() and b.up() and a.transfer_to is None:
         a.wakeup.clear()
         waiters = [asyncio.ensure_future(e.wait()) for e in (a.hungup, b.hungup, a.wakeup)]
@@ -98,7 +99,7 @@ async def bridge_legs(core: SwitchCore, a: Channel, b: Channel) -> None:
         finally:
             for w in waiters:
                 w.cancel()
-    core.fire("CHANNEL_UNBRIDGE", a, fields)
+    core.fire(EventName.CHANNEL_UNBRIDGE, a, fields)
     a.bridged_to = b.bridged_to = None
     if b.up():
         core.hangup(b, "NORMAL_CLEARING")

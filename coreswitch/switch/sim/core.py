@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from coreswitch.esl.names import EventName
 from coreswitch.switch.sim.apps import run_app
 from coreswitch.switch.sim.bridge import bridge_legs
 from coreswitch.switch.sim.channel import (
@@ -171,12 +172,12 @@ class SwitchCore:
             ch.variables.set("call_uuid", ch.uuid)
         if run:
             ch.running_state = state
-            self.fire("CHANNEL_STATE", ch)
+            self.fire(EventName.CHANNEL_STATE, ch)
 
     def set_call_state(self, ch: Channel, state: CallState) -> None:
         original = ch.call_state
         ch.call_state = state
-        self.fire("CHANNEL_CALLSTATE", ch, {"Original-Channel-Call-State": original.name,
+        self.fire(EventName.CHANNEL_CALLSTATE, ch, {"Original-Channel-Call-State": original.name,
                                             "Channel-Call-State-Number": str(int(state))})
 
     def announce_codecs(self, ch: Channel, name: str | None = None) -> None:
@@ -209,24 +210,24 @@ class SwitchCore:
         self.announce_codecs(ch)
         self.set_state(ch, ChannelState.CS_INIT)
         ch.state = ChannelState.CS_ROUTING
-        self.fire("CHANNEL_CREATE", ch)
+        self.fire(EventName.CHANNEL_CREATE, ch)
         ch.running_state = ChannelState.CS_ROUTING
         self.set_call_state(ch, CallState.RINGING)
-        self.fire("CHANNEL_STATE", ch)
+        self.fire(EventName.CHANNEL_STATE, ch)
         self.set_state(ch, ChannelState.CS_EXECUTE)
 
     def announce_outgoing(self, ch: Channel, dial_name: str | None = None) -> None:
         """An originated leg is created (the captured A-leg sequence, before it rings)."""
         self.announce_codecs(ch, dial_name)
         ch.state = ChannelState.CS_INIT
-        self.fire("CHANNEL_OUTGOING", ch)
+        self.fire(EventName.CHANNEL_OUTGOING, ch)
         ch.running_state = ChannelState.CS_INIT
-        self.fire("CHANNEL_STATE", ch)
+        self.fire(EventName.CHANNEL_STATE, ch)
         ch.state = ChannelState.CS_ROUTING
-        self.fire("CHANNEL_CREATE", ch)
-        self.fire("CHANNEL_ORIGINATE", ch)
+        self.fire(EventName.CHANNEL_CREATE, ch)
+        self.fire(EventName.CHANNEL_ORIGINATE, ch)
         ch.running_state = ChannelState.CS_ROUTING
-        self.fire("CHANNEL_STATE", ch)
+        self.fire(EventName.CHANNEL_STATE, ch)
         self.set_state(ch, ChannelState.CS_CONSUME_MEDIA)
 
     def flip_cid(self, ch: Channel) -> None:
@@ -241,11 +242,11 @@ class SwitchCore:
         p.caller_id_name, p.callee_id_name = p.callee_id_name, p.caller_id_name
         p.caller_id_number, p.callee_id_number = p.callee_id_number, p.caller_id_number
         ch.hit_dialplan = True
-        self.fire("CALL_UPDATE", ch, {"Direction": "RECV"})
+        self.fire(EventName.CALL_UPDATE, ch, {"Direction": "RECV"})
 
     def ring(self, ch: Channel) -> None:
         ch.progress_us = self.clock.now_us()
-        self.fire("CHANNEL_PROGRESS", ch)
+        self.fire(EventName.CHANNEL_PROGRESS, ch)
         self.set_call_state(ch, CallState.RINGING)
 
     def answer(self, ch: Channel) -> bool:
@@ -259,7 +260,7 @@ class SwitchCore:
         ch.answered_us = self.clock.now_us()
         ch.answer_state = "answered"
         ch.answered.set()
-        self.fire("CHANNEL_ANSWER", ch)
+        self.fire(EventName.CHANNEL_ANSWER, ch)
         self.set_call_state(ch, CallState.ACTIVE)
         return True
 
@@ -270,7 +271,7 @@ class SwitchCore:
         ch.hangup_cause = cause
         ch.state = ChannelState.CS_HANGUP
         ch.answer_state = "hangup"
-        self.fire("CHANNEL_HANGUP", ch)
+        self.fire(EventName.CHANNEL_HANGUP, ch)
         ch.hungup.set()
         ch.poke()
         ch.break_media.set()
@@ -281,7 +282,7 @@ class SwitchCore:
             if digit in "wW":
                 continue
             ch.add_dtmf(digit)
-            self.fire("DTMF", ch, {"DTMF-Digit": digit, "DTMF-Duration": str(duration),
+            self.fire(EventName.DTMF, ch, {"DTMF-Digit": digit, "DTMF-Duration": str(duration),
                                    "DTMF-Source": source})
 
     def send(self, ch: Channel, message: Message) -> None:
@@ -380,7 +381,7 @@ class SwitchCore:
         if msg.arg:
             fields["Application-Data"] = msg.arg
         fields["Application-UUID"] = msg.app_uuid
-        self.fire("CHANNEL_EXECUTE", ch, fields)
+        self.fire(EventName.CHANNEL_EXECUTE, ch, fields)
         v.set("current_application", msg.app)
         try:
             response = await run_app(self, ch, msg.app, msg.arg)
@@ -392,12 +393,12 @@ class SwitchCore:
             fields["Application-Data"] = msg.arg
         fields["Application-Response"] = response or "_none_"
         fields["Application-UUID"] = msg.app_uuid
-        self.fire("CHANNEL_EXECUTE_COMPLETE", ch, fields)
+        self.fire(EventName.CHANNEL_EXECUTE_COMPLETE, ch, fields)
         if not from_dialplan:
             v.set("current_loop", None)
             v.set("total_loops", None)
         if msg.lead:
-            self.fire("PRIVATE_COMMAND", ch, lead=msg.lead, body=msg.body)
+            self.fire(EventName.PRIVATE_COMMAND, ch, lead=msg.lead, body=msg.body)
 
     async def finish(self, ch: Channel) -> None:
         """CS_HANGUP → CS_REPORTING → CS_DESTROY, holding for an outbound socket's linger."""
@@ -408,13 +409,13 @@ class SwitchCore:
         self.set_call_state(ch, CallState.HANGUP)
         self._hangup_variables(ch)
         self.set_state(ch, ChannelState.CS_REPORTING)
-        self.fire("CHANNEL_HANGUP_COMPLETE", ch, {"Hangup-Cause": ch.hangup_cause or ""})
+        self.fire(EventName.CHANNEL_HANGUP_COMPLETE, ch, {"Hangup-Cause": ch.hangup_cause or ""})
         if ch.holds:
             await ch.released.wait()
         ch.state = ChannelState.CS_DESTROY
-        self.fire("CHANNEL_DESTROY", ch)
+        self.fire(EventName.CHANNEL_DESTROY, ch)
         ch.running_state = ChannelState.CS_DESTROY
-        self.fire("CHANNEL_STATE", ch)
+        self.fire(EventName.CHANNEL_STATE, ch)
         self.channels.pop(ch.uuid, None)
         ch.destroyed.set()
 

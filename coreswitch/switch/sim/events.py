@@ -41,6 +41,7 @@ class EventFactory:
         body: str | None = None,
         variables: bool | None = None,
     ) -> SimEvent:
+        name = str(name)  # an EventName member or a plain name
         tpl = template(name)
         us = self.clock.now_us()
         self.sequence += 1

@@ -30,6 +30,7 @@ import uuid as uuidlib
 from collections import deque
 from collections.abc import Callable
 
+from coreswitch.esl.names import EventName
 from coreswitch.switch.sim import api, wire
 from coreswitch.switch.sim.channel import Channel, Message
 from coreswitch.switch.sim.core import SwitchCore
@@ -137,7 +138,7 @@ class Listener(asyncio.Protocol):
         if not self.authed or not self.is_open:
             return
         ch = self.channel
-        if (ch is not None and not self.hangup_seen and event.name == "CHANNEL_HANGUP"
+        if (ch is not None and not self.hangup_seen and event.name == EventName.CHANNEL_HANGUP
                 and event.get("Unique-ID") == ch.uuid):
             self.hangup_seen = True
             if not self.linger:
@@ -330,7 +331,7 @@ class Listener(asyncio.Protocol):
         fields = {"API-Command": cmd}
         if args:
             fields["API-Command-Argument"] = args
-        self.core.fire("API", None, fields)
+        self.core.fire(EventName.API, None, fields)
 
     async def _cmd_bgapi(self, command: Command, rest: str) -> None:
         cmd, _, args = rest.partition(" ")
@@ -344,7 +345,7 @@ class Listener(asyncio.Protocol):
         fields = {"Job-UUID": job, "Job-Command": cmd}
         if args:
             fields["Job-Command-Arg"] = args
-        self.core.fire("BACKGROUND_JOB", None, fields, body=output)
+        self.core.fire(EventName.BACKGROUND_JOB, None, fields, body=output)
 
     async def _cmd_sendmsg(self, command: Command, rest: str) -> None:
         uuid = rest.strip() or (self.channel.uuid if self.channel else "")
@@ -365,7 +366,7 @@ class Listener(asyncio.Protocol):
                 loops=int(loops) if loops.isdigit() else 1, lead=lead, body=body))
         elif action == "hangup" and self.core.hangup(
                 ch, command.header("hangup-cause") or "NORMAL_CLEARING"):
-            self.core.fire("PRIVATE_COMMAND", ch, lead=lead, body=body)
+            self.core.fire(EventName.PRIVATE_COMMAND, ch, lead=lead, body=body)
 
 
 def _passes(filters: list[tuple[str, str]], event: SimEvent) -> bool:

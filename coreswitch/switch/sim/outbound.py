@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from coreswitch.esl.names import EventName
 from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.core import SwitchCore
 from coreswitch.switch.sim.listener import Listener
@@ -63,7 +64,7 @@ async def run_socket(core: SwitchCore, ch: Channel, arg: str, command_log: list[
         return "_none_"
     if sockets is not None and listener.is_open:
         sockets.add(listener)
-    core.fire("CHANNEL_PARK", ch)
+    core.fire(EventName.CHANNEL_PARK, ch)
     await core.control_loop(ch, socket=True)
-    core.fire("CHANNEL_UNPARK", ch)
+    core.fire(EventName.CHANNEL_UNPARK, ch)
     return "_none_"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 
+from coreswitch.esl.names import EventName
 from coreswitch.switch.sim import caller as caller_mod
 from coreswitch.switch.sim.agents import Agent, Dialer
 from coreswitch.switch.sim.channel import Channel, Variables
@@ -36,7 +37,7 @@ def fire_heartbeat(core: SwitchCore) -> None:
     hours, rem = divmod(rem, 3600)
     mins, secs = divmod(rem, 60)
     live = str(len(core.channels))
-    core.fire("HEARTBEAT", None, {
+    core.fire(EventName.HEARTBEAT, None, {
         "Event-Info": "System Ready",
         "Up-Time": f"0 years, {days} days, {hours} hours, {mins} minutes, {secs} seconds, "
                    f"{up_us // 1000 % 1000} milliseconds, {up_us % 1000} microseconds",
@@ -60,7 +61,7 @@ class Call:
     def _record(self, event: SimEvent) -> None:
         if event.get("Unique-ID") == self.channel.uuid:
             self.events.append(event)
-            if event.name == "CHANNEL_STATE" and event.get("Channel-State") == "CS_DESTROY":
+            if event.name == EventName.CHANNEL_STATE and event.get("Channel-State") == "CS_DESTROY":
                 self._stop()
 
     @property
