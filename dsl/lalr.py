@@ -13,6 +13,7 @@ from typing import Any
 
 from lark import Lark
 from lark.exceptions import UnexpectedToken
+from lark.parse_tree_builder import ChildFilterLALR, ChildFilterLALR_NoPlaceholders
 from lark.parsers.lalr_analysis import Shift
 
 from dsl.lexer import Tok
@@ -35,7 +36,7 @@ class LeanLALR:
                 if action is Shift:
                     compiled[str(tok)] = (True, arg)
                 else:
-                    cb: Callable[[list[Any]], Any] = callbacks[arg]
+                    cb: Callable[[list[Any]], Any] = _fast(callbacks[arg])
                     compiled[str(tok)] = (False, (len(arg.expansion), cb, str(arg.origin.name)))
             self.states[st] = compiled
 
@@ -93,3 +94,32 @@ class LeanLALR:
             value_stack.append(value)
             if state_stack[-1] == end_state:
                 return value_stack[-1]
+
+
+def _fast(cb: Any) -> Callable[[list[Any]], Any]:
+    """The same callback without Lark's generic child filter, where the filter only picks
+    children by position (no ``_rule`` inlining): a precomputed template does that faster."""
+    if isinstance(cb, ChildFilterLALR_NoPlaceholders):
+        picks = cb.to_include
+        if any(expand for _i, expand in picks):
+            return cb
+        template: list[int | None] = [i for i, _ in picks]
+    elif isinstance(cb, ChildFilterLALR):
+        if any(expand for _i, expand, _n in cb.to_include):
+            return cb
+        template = []
+        for i, _expand, nones in cb.to_include:
+            template.extend([None] * nones)
+            template.append(i)
+        template.extend([None] * cb.append_none)
+    else:
+        return cb  # type: ignore[no-any-return]
+    build = cb.node_builder
+    if all(t is not None for t in template) and template == list(range(len(template))):
+        def keep_prefix(children: list[Any], n: int = len(template)) -> Any:
+            return build(children[:n])
+        return keep_prefix
+
+    def pick(children: list[Any]) -> Any:
+        return build([None if t is None else children[t] for t in template])
+    return pick
