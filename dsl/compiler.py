@@ -177,10 +177,10 @@ class _StateCode:
             if h.event == "maxtries":
                 self.defer(pc, "maxtries", h.action, "continue", None)
             else:
-                op[h.event].append({"count": h.count, "pc": None})
+                op[h.event].append({"count": h.count or 1, "pc": None})
                 self.defer(pc, f"{h.event}.{len(op[h.event]) - 1}.pc", h.action, "retry", pc)
         for ev in ("noinput", "nomatch"):
-            op[ev].sort(key=lambda x: (x["count"] is None, x["count"] or 0))
+            op[ev].sort(key=lambda x: x["count"])
 
     def verb(self, s: ast.Verb) -> None:
         schema = self.verbs[s.name]

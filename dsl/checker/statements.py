@@ -218,13 +218,15 @@ class StatementChecker:
 
     def input_handlers(self, s: ast.Menu | ast.Collect, what: str, span: Span) -> None:
         events = {h.event for h in s.handlers}
-        counts: set[tuple[str, int | None]] = set()
+        counts: set[tuple[str, int]] = set()
         for h in s.handlers:
             if h.event not in ("noinput", "nomatch", "maxtries"):
                 continue
-            if (h.event, h.count) in counts:
-                self.err("E307", f"two '{h.event}' handlers for the same try", h.span)
-            counts.add((h.event, h.count))
+            key = (h.event, h.count or 1)  # `noinput:` is `noinput 1:`
+            if key in counts:
+                self.err("E307", f"two '{h.event}' handlers for the same try", h.span,
+                         f"'{h.event}:' without a number is '{h.event} 1:'")
+            counts.add(key)
             self.action(h.action, must_leave=h.event == "maxtries", what=h.event)
         if "noinput" not in events:
             self.err("E402", f"{what} has no 'noinput' handler", span,

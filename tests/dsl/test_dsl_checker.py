@@ -113,3 +113,11 @@ def test_test_expectations_name_real_outcomes() -> None:
     diags = dsl.analyse(HEAD + src).diagnostics
     assert [(d.code, d.span.line) for d in diags] == [("E601", 14), ("E601", 15)]
     assert diags[0].hint == "did you mean 'service'?"
+
+
+def test_unnumbered_handler_is_the_first_try() -> None:
+    src = ('state main:\n  menu:\n    prompt "按1"\n    key 1 -> main\n'
+           '    noinput: say "?"\n    noinput 1: say "??"\n    nomatch: say "?"\n'
+           '    maxtries -> main\n')
+    diags = dsl.analyse(HEAD + src).diagnostics
+    assert [(d.code, d.span.line) for d in diags] == [("E307", 10)]
