@@ -465,12 +465,19 @@ class Builder:
                                   c.span))
         return ast.Switch(subject, tuple(cases), it.span)
 
-    def _options(self, it: ast.Stmt, specs: Mapping[str, object], what: str,
-                 extra: Sequence[str] = ()) -> list[ast.Option]:
+    def _inline_options(self, it: ast.Stmt, skip: int = 0) -> list[ast.Option]:
+        """``name=value`` options on a menu/collect line (after ``skip`` leading values)."""
         opts: list[ast.Option] = []
-        for a in it.args:
+        for a in it.args[skip:]:
             if isinstance(a, ast.Kw):
                 opts.append(ast.Option(a.name, a.expr, a.span))
+            elif isinstance(a, ast.RouteArg):
+                self.err("E210", f"'{it.head}' routes go in its block", a.span,
+                         f"write them on their own lines under '{it.head}:', e.g. "
+                         "maxtries -> agent")
+            else:
+                self.err("E303", f"unexpected value on the '{it.head}' line", a.span,
+                         "options are written NAME=VALUE or on their own lines")
         return opts
 
     def _option_line(self, c: ast.Stmt) -> ast.Option | None:
@@ -486,7 +493,7 @@ class Builder:
         return None
 
     def menu(self, it: ast.Stmt) -> ast.Menu:
-        opts = self._options(it, MENU_OPTIONS, "menu")
+        opts = self._inline_options(it)
         keys: list[ast.MenuKey] = []
         handlers: list[ast.Handler] = []
         for c in self._block(it):
@@ -551,7 +558,7 @@ class Builder:
         else:
             self.err("E302", "collect needs the variable that receives the digits",
                      it.head_span, "e.g. collect account:")
-        opts = self._options(it, COLLECT_OPTIONS, "collect")
+        opts = self._inline_options(it, skip=1)
         handlers: list[ast.Handler] = []
         for c in self._block(it):
             if not isinstance(c, ast.Stmt):

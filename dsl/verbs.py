@@ -6,8 +6,7 @@ so they are parsed, checked and reported identically.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dsl import types as T
 
@@ -50,7 +49,6 @@ class VerbSchema:
     binds: T.Type | None = None  # type of the VAR parameter, when there is one
     doc: str = ""
     provider: str = "core"
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     def param(self, name: str) -> ParamSpec | None:
         for p in self.params:

@@ -74,8 +74,6 @@ class StatementChecker:
             if must_leave and not action_terminal(a, self.verbs):
                 self.err("E401", f"the {what} block must say where the call goes", a.span,
                          "end it with goto, hangup, transfer or queue")
-        if a.keyword in ("back",) and self.scope.subflow is not None:
-            pass
 
     # ------------------------------------------------------------ statements
     def statement(self, s: ast.Statement) -> None:  # noqa: PLR0912
@@ -98,8 +96,6 @@ class StatementChecker:
                         self.err("E301", f"case value is {vt} but the switch is on {st}",
                                  v.span)
                 self.action(c.action)
-            if not any(not c.values for c in s.cases):
-                pass  # a switch without default simply continues (dead-end check decides)
         elif isinstance(s, ast.Menu):
             self.menu(s)
         elif isinstance(s, ast.Collect):
@@ -306,9 +302,6 @@ class StatementChecker:
         if term is not None and isinstance(term.value, ast.Lit) and (
                 str(term.value.value) not in ("#", "*", "")):
             self.err("E305", "terminator is '#' or '*' (or \"\" for none)", term.value.span)
-        valid = opts.get("valid")
-        if valid is not None:
-            pass  # typed as bool by options()
         self.input_handlers(s, "collect", head)
 
     # ------------------------------------------------------------ calls
