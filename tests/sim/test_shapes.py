@@ -22,6 +22,7 @@ from collections import Counter
 
 from coreswitch.esl import Event, Frame, FrameParser, InboundClient
 from coreswitch.switch.sim import SimSwitch
+from coreswitch.switch.sim.wire import SimEvent
 
 from .captures import frames, load_prefix, plain_pairs, sent_commands
 
@@ -240,20 +241,28 @@ async def test_a_load_corpus_call_is_reproduced(switch: SimSwitch) -> None:
     b_real = next(e for e in real if e.uuid == a_real and e.name == "CHANNEL_CREATE").variable(
         "other_loopback_leg_uuid")
     seen: list[Event] = []
-    stop = switch.observe(lambda e: seen.append(e.event))
+    both_gone = asyncio.Event()
+
+    def watch(event: SimEvent) -> None:
+        seen.append(event.event)
+        destroyed = [e for e in seen if e.name == "CHANNEL_STATE"
+                     and e["Channel-State"] == "CS_DESTROY"]
+        if len(destroyed) == 2:
+            both_gone.set()
+
+    stop = switch.observe(watch)
     client = InboundClient(port=switch.port, connect_timeout=5.0)
     await client.start()
     try:
         result = await client.bgapi(job["Job-Command"], job["Job-Command-Arg"])
         a_sim = result.split()[1]
-        a_channel = switch.channels[a_sim]
-        assert a_channel.other_leg is not None
-        b_sim = a_channel.other_leg.uuid
-        await a_channel.destroyed.wait()
-        await a_channel.other_leg.destroyed.wait()
+        await both_gone.wait()
     finally:
         stop()
         await client.close()
+    b_sim = next(e for e in seen if e.uuid == a_sim and e.name == "CHANNEL_CREATE").variable(
+        "other_loopback_leg_uuid")
+    assert b_sim is not None
     mapping = {a_sim: a_real, b_sim: b_real}
     for sim_uuid, real_uuid in mapping.items():
         ours = [e for e in seen if e.uuid == sim_uuid and e.name not in NOT_SIMULATED]
