@@ -21,7 +21,9 @@ Op = dict[str, Any]
 
 
 class _StateCode:
-    def __init__(self, verbs: Mapping[str, VerbSchema]) -> None:
+    def __init__(self, verbs: Mapping[str, VerbSchema],
+                 timeouts: Mapping[str, int | None] | None = None) -> None:
+        self.timeouts = timeouts or {}
         self.code: list[Op] = []
         self.lines: list[int] = []
         self.pending: list[tuple[int, str, ast.Action, str, int | None]] = []
@@ -152,7 +154,8 @@ class _StateCode:
             op = {"op": "call", "function": s.call.func,
                   "args": [to_ir(a) for a in s.call.args],
                   "kwargs": {k: to_ir(v) for k, v in s.call.kwargs},
-                  "result": s.result, "timeout_ms": _lit(opts.get("timeout"), None),
+                  "result": s.result,
+                  "timeout_ms": _lit(opts.get("timeout"), self.timeouts.get(s.call.func)),
                   "failure": None}
             pc = self.emit(op, line)
             for h in s.handlers:
@@ -252,12 +255,13 @@ def _prompt_expr(e: ast.Expr) -> dict[str, Any]:
     return {"text": to_ir(e)}
 
 
-def _states(states: Sequence[ast.State], verbs: Mapping[str, VerbSchema]
+def _states(states: Sequence[ast.State], verbs: Mapping[str, VerbSchema],
+            timeouts: Mapping[str, int | None]
             ) -> tuple[dict[str, Any], dict[str, list[int]]]:
     out: dict[str, Any] = {}
     source_map: dict[str, list[int]] = {}
     for st in states:
-        sc = _StateCode(verbs)
+        sc = _StateCode(verbs, timeouts)
         sc.block(st.body)
         sc.flush()
         guard_pc = None
@@ -295,7 +299,8 @@ def compile_flow(  # noqa: PLR0912
     h = flow.header
     assert h is not None, "compile only flows that passed the checker"
     languages = list(h.languages or ("zh",))
-    states, smap = _states(flow.states, vs)
+    timeouts = {f.name: f.timeout_ms for f in flow.functions}
+    states, smap = _states(flow.states, vs, timeouts)
     guards: dict[str, Any] = {"max_duration_ms": h.max_duration_ms, "max_visits": h.max_visits,
                               "max_duration_pc": None, "max_visits_pc": None}
     if h.max_duration_action is not None or h.max_visits_action is not None:
@@ -307,6 +312,7 @@ def compile_flow(  # noqa: PLR0912
                                              line=act.span.line)
                 sc.flush()
         states["$guards"] = {"max_visits": None, "max_visits_pc": None, "code": sc.code}
+        guards["guard_state"] = "$guards"
         smap["$guards"] = sc.lines
     prompts: dict[str, Any] = {}
     for p in flow.prompts:
@@ -318,7 +324,7 @@ def compile_flow(  # noqa: PLR0912
         prompts[p.name] = variants
     subflows: dict[str, Any] = {}
     for sub in flow.subflows:
-        sstates, ssmap = _states(sub.states, vs)
+        sstates, ssmap = _states(sub.states, vs, timeouts)
         for k, lines in ssmap.items():
             smap[f"{sub.name}.{k}"] = lines
         subflows[sub.name] = {

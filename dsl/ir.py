@@ -6,7 +6,8 @@ Shape (``IR_VERSION`` 1)::
       "ir_version": 1, "name": …, "title": …, "languages": ["zh", "en"], "dnis": [...],
       "version": "…", "start": "welcome",
       "guards": {"max_duration_ms": 1800000|null, "max_duration_pc": PC|null,
-                 "max_visits": 5|null, "max_visits_pc": PC|null, "guard_state": "$guards"},
+                 "max_visits": 5|null, "max_visits_pc": PC|null,
+                 "guard_state": "$guards"},   # the pcs index that pseudo-state's code
       "prompts":   {NAME: {LANG|"*": {"text": EXPR|null, "file": PATH|null}}},
       "variables": {NAME: {"scope": var|global|setting|bound, "type": "text",
                            "default": EXPR|null, "sensitive": bool}},

@@ -91,7 +91,7 @@ def test_call_and_branch_ops() -> None:
     assert call["op"] == "call"
     assert call["function"] == "crm.lookup"
     assert call["result"] == "c"
-    assert call["timeout_ms"] is None
+    assert call["timeout_ms"] == 2000  # from the function declaration
     assert code[call["failure"]] == {"op": "goto", "state": "menu"}
     assert branch["op"] == "branch"
     assert branch["cond"] == ["attr", ["var", "c"], "vip"]
