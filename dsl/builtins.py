@@ -14,10 +14,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from dsl import types as T
-
-
-class EvalError(Exception):
-    """A run-time failure of an expression (bad conversion, division by zero …)."""
+from dsl.errors import EvalError
 
 
 @dataclass(frozen=True, slots=True)

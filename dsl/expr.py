@@ -27,7 +27,8 @@ from decimal import Decimal, DivisionByZero, InvalidOperation
 from typing import Any, Protocol
 
 from dsl import ast
-from dsl.builtins import BUILTINS, EvalError
+from dsl.builtins import BUILTINS
+from dsl.errors import EvalError
 
 __all__ = ["EvalEnv", "EvalError", "Segment", "evaluate", "render", "to_ir"]
 

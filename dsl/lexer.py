@@ -14,7 +14,8 @@ from typing import Any
 from lark.exceptions import UnexpectedCharacters
 from lark.lexer import _regexp_has_newline
 
-from dsl.diagnostics import Diagnostic, error
+from dsl.diagnostics import error
+from dsl.errors import SyntaxProblem
 from dsl.span import Span
 
 EOF_DEDENT = "\x00eof"
@@ -25,14 +26,6 @@ MAX_NESTING = 24  # open brackets at once
 MAX_OPERATORS = 64  # operators and field accesses on one logical line
 MAX_BLOCK_DEPTH = 32  # indentation levels
 _CLOSE = frozenset({"RPAR", "RSQB", "RBRACE"})
-
-
-class SyntaxProblem(Exception):
-    """A syntax error found while lexing or building the AST, as a finished diagnostic."""
-
-    def __init__(self, diag: Diagnostic) -> None:
-        super().__init__(diag.message)
-        self.diag = diag
 
 
 class Tok:

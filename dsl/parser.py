@@ -20,8 +20,9 @@ from lark.lexer import Lexer
 
 from dsl import ast
 from dsl.diagnostics import Diagnostic, error
+from dsl.errors import SyntaxProblem
 from dsl.lalr import LeanLALR
-from dsl.lexer import EOF_DEDENT, FlowLexer, SyntaxProblem, Tok
+from dsl.lexer import EOF_DEDENT, FlowLexer, Tok
 from dsl.span import Span
 
 _FULLWIDTH = {

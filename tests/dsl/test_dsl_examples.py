@@ -94,3 +94,19 @@ def test_tests_become_plain_data_for_the_runner() -> None:
     assert evaluate(mock["returns"], EvalEnv({})) == {"tier": "普通"}
     expect_state = next(s for s in steps if s.get("kind") == "state")
     assert expect_state["value"] == "survey"
+
+
+@pytest.mark.parametrize("path", FLOWS, ids=lambda p: p.name)
+def test_example_ir_golden(path: Path) -> None:
+    """The compiled form of each example, pinned (review IR changes in the diff)."""
+    import json
+
+    from dsl_helpers import HERE, UPDATE
+
+    ir, _ = dsl.compile_source(path.read_text(encoding="utf-8"))
+    text = json.dumps(ir, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    golden = HERE / "golden" / (path.stem + ".ir.json")
+    if UPDATE:
+        golden.write_text(text, encoding="utf-8")
+    assert golden.exists(), "run with CORESWITCH_UPDATE_GOLDEN=1 to create it"
+    assert text == golden.read_text(encoding="utf-8")
