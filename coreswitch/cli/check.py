@@ -43,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except BrokenPipeError:  # `coreswitch check … | head`
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.graph or args.ir:
         target = Path(args.graph or args.ir)
