@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 
+from coreswitch.esl.memory import connect_pair
 from coreswitch.esl.names import EventName
 from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.core import SwitchCore
@@ -35,13 +37,25 @@ def parse_address(arg: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def run_socket(core: SwitchCore, ch: Channel, arg: str, command_log: list[Command],
-                     sockets: set[Listener] | None = None) -> str:
-    try:
-        host, port = parse_address(arg)
-    except ValueError as exc:
-        log.error("socket: %s", exc)
-        return "_none_"
+ProtocolFactory = Callable[[], asyncio.Protocol]
+
+#: Address prefix of in-memory targets (:meth:`SimSwitch.attach_socket`): no TCP at all.
+MEMORY = "memory:"
+
+
+async def run_socket(core: SwitchCore, ch: Channel, arg: str, command_log: list[Command], *,
+                     sockets: set[Listener] | None = None,
+                     memory: Mapping[str, ProtocolFactory] | None = None) -> str:
+    target = arg.split(maxsplit=1)[0] if arg.split() else ""
+    factory = (memory or {}).get(target[len(MEMORY):]) if target.startswith(MEMORY) else None
+    if factory is not None:
+        host, port = target, 0
+    else:
+        try:
+            host, port = parse_address(arg)
+        except ValueError as exc:
+            log.error("socket: %s", exc)
+            return "_none_"
     ch.variables.set("socket_host", host)
     ch.socket_done = False
     loop = asyncio.get_running_loop()
@@ -55,9 +69,14 @@ async def run_socket(core: SwitchCore, ch: Channel, arg: str, command_log: list[
 
     core.hold(ch)
     try:
-        _, listener = await loop.create_connection(
-            lambda: Listener(core, password="", command_log=command_log, channel=ch,
-                             on_close=done), host, port)
+        if factory is not None:
+            listener = Listener(core, password="", command_log=command_log, channel=ch,
+                                on_close=done)
+            connect_pair(listener, factory(), name=host)
+        else:
+            _, listener = await loop.create_connection(
+                lambda: Listener(core, password="", command_log=command_log, channel=ch,
+                                 on_close=done), host, port)
     except OSError as exc:
         log.warning("socket: cannot connect to %s:%s: %s", host, port, exc)
         core.release(ch)

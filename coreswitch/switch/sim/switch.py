@@ -25,7 +25,7 @@ from coreswitch.switch.sim.channel import Channel, Variables
 from coreswitch.switch.sim.clock import SimClock
 from coreswitch.switch.sim.core import MediaTiming, Route, SwitchCore
 from coreswitch.switch.sim.listener import Listener
-from coreswitch.switch.sim.outbound import run_socket
+from coreswitch.switch.sim.outbound import MEMORY, ProtocolFactory, run_socket
 from coreswitch.switch.sim.server import EslServer
 from coreswitch.switch.sim.wire import Command, SimEvent
 
@@ -112,8 +112,9 @@ class SimSwitch:
         dialplan: Mapping[str, Route] | None = None,
         default_route: Route | None = None,
         heartbeat: float | None = None,
+        epoch: float | None = None,
     ) -> None:
-        self.clock = SimClock(speed)
+        self.clock = SimClock(speed, epoch)
         self.core = SwitchCore(self.clock, hostname=hostname, media=media)
         #: Every command the switch parsed, on any connection, in order.
         self.commands: list[Command] = []
@@ -129,11 +130,14 @@ class SimSwitch:
         self.calls: list[Call] = []
         #: Open outbound-socket connections (one per call in ``socket`` mode).
         self.outbound_sockets: set[Listener] = set()
+        #: In-memory outbound-socket targets by name (``socket memory:<name>``).
+        self.memory_sockets: dict[str, ProtocolFactory] = {}
         self.heartbeat = heartbeat
         self._heartbeat: asyncio.Task[None] | None = None
 
     async def _socket(self, ch: Channel, arg: str) -> str:
-        return await run_socket(self.core, ch, arg, self.commands, self.outbound_sockets)
+        return await run_socket(self.core, ch, arg, self.commands,
+                                sockets=self.outbound_sockets, memory=self.memory_sockets)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -200,6 +204,14 @@ class SimSwitch:
                   talk_time: float | None = None, reject_cause: str | None = None) -> Agent:
         """A virtual phone reachable as ``user/<extension>`` or ``sofia/<profile>/<ext>@…``."""
         return self.dialer.add(Agent(extension, answer_after, busy, talk_time, reject_cause))
+
+    def attach_socket(self, name: str, factory: ProtocolFactory) -> str:
+        """Serve ``socket`` to an in-process protocol factory over an in-memory transport
+        (:mod:`coreswitch.esl.memory`), e.g. an ``OutboundServer``'s accept factory; returns the
+        address to use (``memory:<name>``) in ``place_call(socket=...)`` or a route. With no
+        sockets at all, the switch runs on a virtual-time loop deterministically."""
+        self.memory_sockets[name] = factory
+        return f"{MEMORY}{name}"
 
     def route(self, extension: str, *actions: tuple[str, str]) -> None:
         """Set the dialplan of an extension: ``route("95598", ("answer", ""), ("park", ""))``."""
