@@ -141,3 +141,15 @@ async def test_pre_answer_and_ring_ready_events(switch: SimSwitch, client: Inbou
     assert media["Answer-State"] == "early"
     assert media["Caller-Channel-Progress-Media-Time"] != "0"
     assert rec.of("CHANNEL_PROGRESS", call.uuid)[0]["Unique-ID"] == call.uuid
+
+
+async def test_a_call_knows_what_the_caller_heard(switch: SimSwitch,
+                                                  client: InboundClient) -> None:
+    call = await switch.place_call()
+    waiting = asyncio.ensure_future(call.prompt(2))
+    await client.execute(call.uuid, "playback", "ivr/welcome.wav")
+    await client.execute(call.uuid, "speak", "unimrcp|xiaoyan|您好，请按1")
+    assert await waiting == "say:您好，请按1"
+    assert call.prompts == ["ivr/welcome.wav", "say:您好，请按1"]
+    call.hangup()
+    assert await call.prompt() == ""  # the call ended before another prompt

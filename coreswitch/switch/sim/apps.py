@@ -78,7 +78,7 @@ async def wait(core: SwitchCore, ch: Channel, seconds: float | None, *,
 async def play_file(core: SwitchCore, ch: Channel, path: str, *, interruptible: bool,
                     typed: bool = False) -> str:
     """One file: PLAYBACK_START, its duration, PLAYBACK_STOP (``done`` or ``break``)."""
-    ch.prompt_started()
+    ch.prompt_started(path)
     fields: dict[str, str] = {}
     if typed and path.startswith("tone_stream://"):
         fields["Playback-File-Type"] = "tone_stream"
@@ -163,7 +163,7 @@ async def playback(core: SwitchCore, ch: Channel, arg: str) -> str:
 async def speak(core: SwitchCore, ch: Channel, arg: str) -> str:
     """``speak engine|voice|text``: no PLAYBACK events (FreeSWITCH fires none for TTS)."""
     text = arg.split("|", 2)[-1]
-    ch.prompt_started()
+    ch.prompt_started(f"say:{text}")
     await wait(core, ch, core.media.speech_seconds(text))
     if ch.break_media.is_set() and ch.up():
         ch.break_media.clear()

@@ -168,6 +168,8 @@ class Channel:
     #: Set while a media application should stop early (``uuid_break``).
     break_media: asyncio.Event = field(default_factory=asyncio.Event)
     prompts_started: int = 0
+    #: Every prompt the caller heard, in order (file paths; ``say:<text>`` for TTS).
+    prompts: list[str] = field(default_factory=list)
     other_leg: Channel | None = None
     #: Keeps the channel from being destroyed (an outbound socket lingering on it).
     holds: int = 0
@@ -184,7 +186,9 @@ class Channel:
     def poke(self) -> None:
         self.wakeup.set()
 
-    def prompt_started(self) -> None:
+    def prompt_started(self, what: str = "") -> None:
+        """A prompt begins: a file (its path) or speech (``say:`` and the text)."""
+        self.prompts.append(what)
         self.prompts_started += 1
         signal, self.prompt_signal = self.prompt_signal, asyncio.Event()
         signal.set()

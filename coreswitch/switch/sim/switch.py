@@ -92,6 +92,26 @@ class Call:
     async def answered(self) -> None:
         await self.channel.answered.wait()
 
+    @property
+    def prompts(self) -> list[str]:
+        """What the caller heard so far: file paths, and ``say:<text>`` for speech."""
+        return list(self.channel.prompts)
+
+    async def prompt(self, number: int | None = None) -> str:
+        """Wait until prompt ``number`` (1-based; default: the next one) has started; return
+        it, or ``""`` if the call ends first."""
+        ch = self.channel
+        target = ch.prompts_started + 1 if number is None else number
+        while ch.prompts_started < target and ch.up():
+            signal = ch.prompt_signal
+            waiters = [asyncio.ensure_future(e.wait()) for e in (signal, ch.hungup)]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for w in waiters:
+                    w.cancel()
+        return ch.prompts[target - 1] if ch.prompts_started >= target else ""
+
     def press(self, digits: str) -> None:
         self.switch.core.dtmf(self.channel, digits, source="RTP")
 
