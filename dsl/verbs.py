@@ -84,7 +84,7 @@ BUILTIN_VERBS: dict[str, VerbSchema] = {
             P("barge", T.BOOL, doc="may the caller interrupt (default true)"),
         ), doc="Play a catalogue prompt (in the call's language) or an audio file."),
         VerbSchema("language", (
-            P("lang", kind=LANG, required=True, positional=True),
+            P("lang", kind=LANG, required=True, positional=True, doc="a declared language"),
         ), doc="Switch the call's language; later prompts use that variant."),
         VerbSchema("hangup", (
             P("cause", T.TEXT, positional=True, doc="a FreeSWITCH hangup cause"),
@@ -92,7 +92,8 @@ BUILTIN_VERBS: dict[str, VerbSchema] = {
         VerbSchema("transfer", (
             P("to", T.TEXT, required=True, positional=True,
               doc="number, extension or dial string"),
-            P("caller_id", T.TEXT), P("timeout", T.DURATION),
+            P("caller_id", T.TEXT, doc="number shown to the called party"),
+            P("timeout", T.DURATION, doc="ring time before giving up (default 30s)"),
         ), (R("failure", required=True, terminal=True,
               doc="busy, no answer or invalid number"),),
             terminal=True, doc="Hand the call to another number; the flow ends when bridged."),
@@ -101,10 +102,13 @@ BUILTIN_VERBS: dict[str, VerbSchema] = {
             P("priority", T.INT, doc="higher is served first (VIP green channel 100)"),
             P("skills", T.list_of(T.TEXT), doc="skills the agent needs"),
             P("max_wait", T.DURATION, required=True, doc="longest wait before overflow"),
-            P("hold_music", kind=MEDIA), P("announce", kind=PROMPT),
-            P("announce_every", T.DURATION), P("announce_position", T.BOOL),
+            P("hold_music", kind=MEDIA, doc="played while waiting (default: the queue's)"),
+            P("announce", kind=PROMPT, doc="played every announce_every"),
+            P("announce_every", T.DURATION, doc="interval of announcements (default 60s)"),
+            P("announce_position", T.BOOL, doc="also say the position and estimated wait"),
             P("callback_after", T.DURATION, doc="offer a callback after this wait"),
-            P("callback_prompt", kind=PROMPT),
+            P("callback_prompt", kind=PROMPT,
+              doc="the offer (default: 如需预约回电请按1)"),
         ), (R("overflow", required=True, terminal=True, doc="max wait reached or no agents"),
             R("callback", terminal=True, doc="caller accepted the callback offer"),
             R("after", terminal=True, doc="agent hung up first; caller still on the line")),
@@ -113,29 +117,38 @@ BUILTIN_VERBS: dict[str, VerbSchema] = {
         VerbSchema("record", (
             P("into", kind=VAR, required=True, positional=True,
               doc="variable receiving the recording's file name"),
-            P("max", T.DURATION), P("silence", T.DURATION), P("beep", T.BOOL),
-            P("terminator", T.TEXT), P("prompt", kind=PROMPT),
-        ), waits_for_caller=True, binds=T.TEXT, doc="Record the caller."),
+            P("max", T.DURATION, doc="longest recording (default 2m)"),
+            P("silence", T.DURATION, doc="stop after this much silence (default 5s)"),
+            P("beep", T.BOOL, doc="beep before recording (default true)"),
+            P("terminator", T.TEXT, doc="key that stops recording (default #)"),
+            P("prompt", kind=PROMPT, doc="played before the beep"),
+        ), waits_for_caller=True, binds=T.TEXT,
+            doc="Record the caller; the variable receives the recording's file name."),
         VerbSchema("voicemail", (
             P("box", T.TEXT, required=True, positional=True, doc="voicemail box"),
-            P("max", T.DURATION), P("prompt", kind=PROMPT), P("beep", T.BOOL),
+            P("max", T.DURATION, doc="longest message (default 2m)"),
+            P("prompt", kind=PROMPT, doc="played before the beep"),
+            P("beep", T.BOOL, doc="beep before recording (default true)"),
         ), waits_for_caller=True, doc="Take a voicemail message (语音留言) into a box."),
         VerbSchema("work_order", (
             P("type", T.TEXT, required=True, positional=True,
               doc="order type, e.g. 故障报修"),
-            P("department", T.TEXT), P("priority", T.TEXT),
+            P("department", T.TEXT, doc="department the order is dispatched to (派单)"),
+            P("priority", T.TEXT, doc="e.g. 普通, 紧急, 保密"),
             P("field", kind=FIELDS, repeated=True, doc="`field NAME = expr` lines"),
             P("into", kind=VAR, doc="variable receiving the order number"),
         ), (R("failure", required=True, doc="the order could not be created"),),
             binds=T.TEXT, doc="Create a work order (工单) with fields."),
         VerbSchema("sms", (
-            P("to", T.TEXT, required=True, positional=True),
-            P("text", T.TEXT, required=True, positional=True),
-        ), (R("failure"),), doc="Send an SMS."),
+            P("to", T.TEXT, required=True, positional=True, doc="mobile number"),
+            P("text", T.TEXT, required=True, positional=True, doc="message text"),
+        ), (R("failure", doc="the SMS gateway refused it"),), doc="Send an SMS."),
         VerbSchema("notify", (
             P("channel", kind=NAME, required=True, positional=True, doc="wechat, email …"),
-            P("to", T.TEXT, required=True), P("text", T.TEXT, required=True),
-        ), (R("failure"),), doc="Send a notification on another channel."),
+            P("to", T.TEXT, required=True, doc="recipient on that channel"),
+            P("text", T.TEXT, required=True, doc="message text"),
+        ), (R("failure", doc="the channel refused it"),),
+            doc="Send a notification on another channel."),
     )
 }
 
@@ -150,8 +163,8 @@ MENU_OPTIONS: dict[str, ParamSpec] = {p.name: p for p in (
 )}
 
 COLLECT_OPTIONS: dict[str, ParamSpec] = {p.name: p for p in (
-    P("prompt", kind=PROMPT, required=True),
-    P("short", kind=PROMPT, doc="played on retries"),
+    P("prompt", kind=PROMPT, required=True, doc="played first"),
+    P("short", kind=PROMPT, doc="played on retries instead of prompt"),
     P("first_digit", T.DURATION, doc="wait for the first key after the prompt (default 5s)"),
     P("inter_digit", T.DURATION, doc="wait between keys (default 3s)"),
     P("terminator", T.TEXT, doc="key that ends input early (default #)"),
@@ -161,7 +174,7 @@ COLLECT_OPTIONS: dict[str, ParamSpec] = {p.name: p for p in (
     P("pattern", T.TEXT, doc="regular expression the whole input must match"),
     P("tries", T.INT, doc="failed attempts before maxtries (default 3)"),
     P("sensitive", T.BOOL, doc="never log, speak or send the value"),
-    P("barge", T.BOOL),
+    P("barge", T.BOOL, doc="the first key interrupts the prompt (default true)"),
     P("valid", T.BOOL, doc="extra validity condition on the value (an expression)"),
 )}
 
