@@ -199,6 +199,10 @@ class Builder:
             action = ast.Action(None, None, self.statements(it.body), it.span)
         if value is None:
             self.err("E302", f"'{it.head}' needs a {kind} value", it.head_span)
+        if action is None:
+            self.err("E302", f"'{it.head}' needs '-> STATE'", it.head_span,
+                     f"say where the call goes when the limit is reached, e.g. {it.head} "
+                     f"{'3' if kind == 'int' else '30m'} -> goodbye")
         return value, action
 
     def prompt(self, st: ast.Stmt) -> ast.Prompt:

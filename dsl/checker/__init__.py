@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dsl import ast
 from dsl import types as T
-from dsl.checker.control import check_control
+from dsl.checker.control import check_control, check_subflow_recursion
 from dsl.checker.declarations import declare
 from dsl.checker.scope import FlowInfo, Scope
 from dsl.checker.statements import StatementChecker
@@ -40,6 +40,7 @@ def check_flow(flow: ast.Flow, env: Environment | None = None
                 sc.action(state.max_visits_action, must_leave=True, what="max_visits")
             sc.block(state.body)
         check_control(scope, verbs, diags)
+    check_subflow_recursion(scopes, diags)
     if flow.header is not None:
         main = scopes[0]
         sc = StatementChecker(main, verbs, diags)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dsl import ast
 from dsl.checker.scope import Scope
 from dsl.diagnostics import Diagnostic, error
-from dsl.flowgraph import sccs, state_edges, terminates, waits_for_caller
+from dsl.flowgraph import sccs, state_edges, terminates, waits_for_caller, walk
 from dsl.span import Span
 from dsl.verbs import VerbSchema
 
@@ -18,6 +19,31 @@ def start_of(scope: Scope) -> str | None:
     if h is not None and h.start:
         return h.start
     return next(iter(scope.states), None)
+
+
+def check_subflow_recursion(scopes: list[Scope], diags: list[Diagnostic]) -> None:
+    """Subflows that run each other (or themselves) in a cycle would recurse without end."""
+    calls: dict[str, list[str]] = {}
+    where: dict[tuple[str, str], Span] = {}
+    for scope in scopes:
+        if scope.subflow is None:
+            continue
+        name = scope.subflow.name
+        targets: list[str] = []
+        for st in scope.states.values():
+            for s in walk(st.body):
+                if isinstance(s, ast.RunSubflow) and s.call.func in scope.info.subflows:
+                    targets.append(s.call.func)
+                    where.setdefault((name, s.call.func), s.call.func_span)
+        calls[name] = targets
+    for comp in sccs(list(calls), calls):
+        if len(comp) == 1 and comp[0] not in calls.get(comp[0], ()):
+            continue
+        first = comp[0]
+        nxt = next(t for t in calls[first] if t in comp)
+        cycle = " → ".join([*comp, comp[0]])
+        diags.append(error("E405", f"subflows run each other without end: {cycle}",
+                           where[(first, nxt)], "a subflow cannot run itself, even indirectly"))
 
 
 def check_control(scope: Scope, verbs: dict[str, VerbSchema], diags: list[Diagnostic]) -> None:  # noqa: PLR0912
@@ -72,6 +98,6 @@ def check_control(scope: Scope, verbs: dict[str, VerbSchema], diags: list[Diagno
             "caller inside the loop"))
 
 
-__all__ = ["check_control", "start_of"]
+__all__ = ["check_control", "check_subflow_recursion", "start_of"]
 
 

@@ -121,3 +121,20 @@ def test_unnumbered_handler_is_the_first_try() -> None:
            '    maxtries -> main\n')
     diags = dsl.analyse(HEAD + src).diagnostics
     assert [(d.code, d.span.line) for d in diags] == [("E307", 10)]
+
+
+def test_subflows_may_not_recurse() -> None:
+    src = ('subflow a(x: text) -> (ok: bool):\n  state s:\n    run r = b(x=x)\n'
+           '    return ok=r.ok\n\n'
+           'subflow b(x: text) -> (ok: bool):\n  state s:\n    run r = a(x=x)\n'
+           '    return ok=r.ok\n\n'
+           'state main:\n  run r = a(x="1")\n  hangup\n')
+    diags = dsl.analyse(HEAD + src).diagnostics
+    assert [(d.code, d.message) for d in diags] == [
+        ("E405", "subflows run each other without end: a → b → a")]
+
+
+def test_guards_need_a_route() -> None:
+    diags = dsl.analyse('flow t:\n  title "t"\n  max_visits 3\n\nstate main:\n  hangup\n'
+                        ).diagnostics
+    assert [(d.code, d.message) for d in diags] == [("E302", "'max_visits' needs '-> STATE'")]
