@@ -97,8 +97,8 @@ _TABLE: tuple[Code, ...] = (
     Code("E404", "no maxtries route",
          "A menu or collect does not say where the call goes after the last failed try."),
     Code("E405", "loop without a bound",
-         "States form a cycle that never waits for the caller and has no `max_visits` guard: "
-         "it could spin forever."),
+         "States form a cycle that never waits for the caller and has no `max_visits` guard, "
+         "or subflows run each other in a cycle: it could spin forever."),
     Code("E406", "call without failure route",
          "A plugin call, transfer or work order that can fail does not say where to go if "
          "it does."),
