@@ -211,11 +211,16 @@ async def play_and_get_digits(core: SwitchCore, ch: Channel, arg: str) -> str:
             break
         if terminator:
             v.set("read_terminator_used", terminator)
-        if min_d <= len(digits) <= max_d and digits and re.fullmatch(pattern, digits):
-            v.set("read_result", "success")
-            v.set(var, digits)
-            return "_none_"
-        v.set("read_result", "failure" if digits else "timeout")
+        # switch_ivr_read's verdict: too few digits fail; a terminator or a full buffer
+        # succeed; otherwise the inter-digit timer ended it (still accepted by pagd)
+        if len(digits) < min_d or not digits:
+            v.set("read_result", "failure" if digits else "timeout")
+        else:
+            full = terminator or len(digits) >= max_d
+            v.set("read_result", "success" if full else "timeout")
+            if re.fullmatch(pattern, digits):
+                v.set(var, digits)
+                return "_none_"
         if digits:
             v.set(f"{var}_invalid", digits)
         if invalid and invalid != "silence" and ch.up():
