@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ESL_DIR = HERE / "esl"
 REPO = HERE.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "esl"
-BENCH_VENV = REPO / ".bench-venv"
+BENCH_VENV = Path(os.environ.get("CORESWITCH_BENCH_VENV", REPO / ".bench-venv"))
 
 CLIENTS = ("coreswitch", "genesis", "greenswitch")
 FORMATS = ("plain", "json")
