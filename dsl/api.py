@@ -100,9 +100,13 @@ def compile_source(source: str, env: Environment | None = None) -> tuple[IR | No
     env = env or Environment()
     with _no_gc_pauses():
         a = _analyse(source, env, False, None)
-        if a.flow is None or a.errors:
-            return None, a.diagnostics
-        return _compile_checked(a.flow, env, list(a.scopes)), a.diagnostics
+        diags = a.diagnostics
+        ir = None if a.flow is None or a.errors else _compile_checked(a.flow, env,
+                                                                      list(a.scopes))
+        # drop the AST while the collector is still paused: when it resumes it then only
+        # has the (much smaller) IR left to look at
+        del a
+    return ir, diags
 
 
 def compile_checked(flow: ast.Flow, env: Environment | None = None) -> IR:
