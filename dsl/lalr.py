@@ -40,12 +40,13 @@ class LeanLALR:
                     compiled[str(tok)] = (False, (len(arg.expansion), cb, str(arg.origin.name)))
             self.states[st] = compiled
 
-    def parse(self, tokens: Iterable[Tok], start: str) -> Any:
+    def parse(self, tokens: Iterable[Tok], start: str) -> Any:  # noqa: PLR0915
         states = self.states
         end_state = self.end_states[start]
         state_stack: list[Any] = [self.start_states[start]]
         value_stack: list[Any] = []
         last: Tok | None = None
+        prev: Tok | None = None
         push_state = state_stack.append
         push_value = value_stack.append
         state = state_stack[-1]
@@ -57,11 +58,14 @@ class LeanLALR:
                     shift, arg = states[state][ttype]
                 except KeyError:
                     expected = {s for s in states[state] if s.isupper()}
-                    raise UnexpectedToken(tok, expected) from None  # type: ignore[no-untyped-call]
+                    err = UnexpectedToken(tok, expected)  # type: ignore[no-untyped-call]
+                    err.prev = prev  # type: ignore[attr-defined]  # the token before, for the hint
+                    raise err from None
                 if shift:
                     push_state(arg)
                     push_value(tok)
                     state = arg
+                    prev = tok
                     break
                 size, cb, origin = arg
                 if size:

@@ -154,7 +154,14 @@ def _from_lark(e: UnexpectedInput, source: str) -> Diagnostic:  # noqa: PLR0911
     else:
         what = repr(str(tok.value))
         width = len(str(tok.value))
-    return error("E103", f"unexpected {what}", Span.point(line, col, width), _expect_hint(expected))
+    prev = getattr(e, "prev", None)
+    hint = _expect_hint(expected)
+    if prev is not None and prev.type == "ARROW" and "NAME" in expected:
+        hint = "expected a state name after '->'"
+    elif prev is not None and prev.type in ("EQUAL", "PLUS", "MINUS", "MULOP", "CMPOP", "AND",
+                                            "OR", "NOT", "IN", "COMMA", "LPAR", "LSQB"):
+        hint = f"expected a value after '{prev.value}'"
+    return error("E103", f"unexpected {what}", Span.point(line, col, width), hint)
 
 
 def _expect_hint(expected: list[str]) -> str | None:

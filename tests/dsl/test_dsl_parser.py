@@ -175,3 +175,14 @@ def test_byte_order_mark_and_invisible_spaces() -> None:
     _, diags = parse_items("state a:\n  say\xa0\"x\"\n")
     assert [(d.code, d.span.line, d.span.col, d.message) for d in diags] == [
         ("E100", 2, 6, "invisible character U+00A0")]
+
+
+@pytest.mark.parametrize(("line", "hint"), [
+    ("  key 1 -> \n", "expected a state name after '->'"),
+    ("  set x = \n", "expected a value after '='"),
+    ('  say "a" +\n', "expected a value after '+'"),
+    ("  say (1 2)\n", "expected ')'"),
+])
+def test_syntax_hints(line: str, hint: str) -> None:
+    _, diags = parse_items("state main:\n" + line)
+    assert [d.hint for d in diags] == [hint]
