@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(
     reason="the recorded load corpus (../shared/esl) is not available")
 
 
+@pytest.mark.server
 def test_quick_coreswitch_plain_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     main = bench.load_main(REPO / "benchmarks" / "bench_esl.py")
     assert main is not None
