@@ -3,7 +3,10 @@
     analysis = analyse(source, env)          # parse + build + check
     ir, diags = compile_source(source, env)  # … + compile (ir is None when there are errors)
 
-All functions are pure: no file or network access.
+All functions are pure: no file or network access. They are safe to call from several
+threads at once (``asyncio.to_thread`` in the server): the grammar tables are built once and
+only read afterwards. During a call the cyclic garbage collector is paused (the front end only
+allocates acyclic objects) and restored afterwards; a 1,000-state flow takes about 0.5 s.
 """
 
 from __future__ import annotations
