@@ -320,10 +320,10 @@ def main(argv: list[str]) -> int:
                         server, floor = run_once("floor", fmt, "throughput", data, events=n_thr,
                                                  rate=0, python=sys.executable,
                                                  tag=f"floor-{fmt}-{run}")
-                        rate = int(str(floor["count"])) / (
-                            float(str(floor["t_last"])) - float(str(server["t_start"])))
+                        if int(str(floor["count"])) != n_thr:
+                            raise BenchError(f"{floor['count']} of {n_thr} event frames")
+                        rate = n_thr / (float(str(floor["t_last"])) - float(str(server["t_start"])))
                         series["floor", fmt].rates.append(rate)
-                        series["floor", fmt].correct.append(int(str(floor["count"])) == n_thr)
                         _progress(f"[run {run}/{runs}] framing-floor {fmt}: {rate:.0f} events/s")
                     except (BenchError, subprocess.TimeoutExpired, OSError) as exc:
                         _progress(f"[run {run}/{runs}] framing-floor {fmt}: failed: {exc}")
@@ -338,8 +338,8 @@ def main(argv: list[str]) -> int:
                                                rate=0, python=python, tag=f"{client}-{fmt}-{run}")
                         count = int(str(res["count"]))
                         elapsed = float(str(res["t_last"])) - float(str(server["t_start"]))
-                        rate = count / elapsed if count == n_thr and elapsed > 0 else (
-                            count / max(elapsed, 1e-9) if count and elapsed > 0 else 0.0)
+                        # An incomplete run (events lost or a stall) has no meaningful rate.
+                        rate = count / elapsed if count == n_thr and elapsed > 0 else 0.0
                         ok, note = check(res, thr_golden[fmt], n_thr)
                         s.rates.append(rate)
                         s.correct.append(ok)
