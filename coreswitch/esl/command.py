@@ -105,13 +105,19 @@ def channel_variables(values: Mapping[str, str | int | bool]) -> str:
     """A ``{name=value,...}`` block for ``originate`` and bridge dial strings.
 
     Values are single-quoted; a quote inside is escaped as ``\\'`` and a comma as ``\\,`` (what
-    FreeSWITCH's bracket parser unescapes). Names must be plain variable names; CR/LF are refused.
+    FreeSWITCH's bracket parser unescapes). Names must be plain variable names; CR/LF are refused,
+    and so are ``{`` and ``}``: FreeSWITCH ends the block at the matching brace, quotes or not.
     """
     items = []
     for name, raw in values.items():
         variable_name(name)
         text = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
         line_text(text, f"channel variable {name}")
+        if "{" in text or "}" in text:
+            # FreeSWITCH finds the end of the block by counting braces, ignoring quotes.
+            raise UnsafeArgumentError(
+                f"channel variable {name} contains a brace, which would end the "
+                f"{{...}} block: {text[:60]!r}")
         escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace(",", "\\,")
         items.append(f"{name}='{escaped}'")
     return "{" + ",".join(items) + "}" if items else ""
@@ -159,14 +165,15 @@ def execute(
 ) -> bytes:
     """``sendmsg`` execute. ``channel`` is None in outbound mode (the socket's own channel).
 
-    An argument with CR or LF (TTS text, a multi-line ``set``) is sent as the body.
+    An argument with CR or LF (TTS text, a multi-line ``set``), or with leading white space (which
+    FreeSWITCH strips from header values), is sent as the body.
     """
     token(app, "application name")
     line = f"sendmsg {uuid(channel)}" if channel else "sendmsg"
     headers = [("call-command", "execute"), ("execute-app-name", app)]
     body = b""
     if arg:
-        if any(ch in arg for ch in _LINE_BREAKERS):
+        if arg[0] in " \t" or any(ch in arg for ch in _LINE_BREAKERS):
             if "\0" in arg:
                 raise UnsafeArgumentError(f"argument of {app} contains NUL")
             body = arg.encode()

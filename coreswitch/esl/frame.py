@@ -133,6 +133,9 @@ class FrameParser:
                         )
                     self._scan = max(pos, len(buf) - 1)
                     break
+                if end - pos > self.max_header_bytes:
+                    raise ProtocolError(
+                        f"header block of {end - pos} bytes exceeds {self.max_header_bytes}")
                 headers = parse_header_block(buf[pos:end])
                 pos = end + 2
                 length = headers.get("Content-Length")

@@ -55,6 +55,22 @@ class Backoff:
         self.attempt = 0
 
 
+def subscription_names(events: Iterable[str]) -> list[str]:
+    """The words of the ``event`` command: the caller's events plus those the client needs.
+
+    FreeSWITCH reads every word after ``CUSTOM`` as a subclass name, so ``CUSTOM`` and its
+    subclasses go last, after the required events.
+    """
+    names = [cmd.token(n, "event name") for n in events]
+    custom: list[str] = []
+    if "CUSTOM" in names:
+        at = names.index("CUSTOM")
+        names, custom = names[:at], names[at:]
+    if "ALL" not in names:
+        names += [n for n in REQUIRED_EVENTS if n not in names]
+    return names + custom
+
+
 class InboundClient(EslPeer):
     """A long-lived inbound connection with reconnect, re-subscribe and reconciliation."""
 
@@ -75,10 +91,7 @@ class InboundClient(EslPeer):
     ) -> None:
         super().__init__(command_timeout=command_timeout)
         self.host, self.port, self._password = host, port, password
-        names = [cmd.token(n, "event name") for n in events]
-        if "ALL" not in names:
-            names += [n for n in REQUIRED_EVENTS if n not in names]
-        self._events = names
+        self._events = subscription_names(events)
         if event_format not in ("plain", "json"):
             raise ValueError("event_format must be 'plain' or 'json'")
         self.event_format = event_format
@@ -132,10 +145,11 @@ class InboundClient(EslPeer):
 
         The first filter also adds ``Event-Name BACKGROUND_JOB`` so ``bgapi`` results still arrive.
         """
+        data = cmd.filter_command(header, value)  # validated before anything is sent
         if not self._filters:
             await self.command(cmd.filter_command("Event-Name", EventName.BACKGROUND_JOB))
             self._filters.append(("Event-Name", EventName.BACKGROUND_JOB))
-        await self.command(cmd.filter_command(header, value))
+        await self.command(data)
         self._filters.append((header, value))
 
     async def filter_delete(self, header: str, value: str) -> None:

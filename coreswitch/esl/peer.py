@@ -165,11 +165,15 @@ class EslPeer:
         pending = self._executes.setdefault(channel, {})
         pending[event_uuid] = fut
         try:
-            await self.command(data)
-            return await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            raise TimeoutError(
-                f"{app} on {channel} did not complete within {timeout:g} s") from None
+            try:
+                await self.command(data)
+            except TimeoutError:
+                raise TimeoutError(f"no reply to sendmsg {app} on {channel}") from None
+            try:
+                return await asyncio.wait_for(fut, timeout)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"{app} on {channel} did not complete within {timeout:g} s") from None
         finally:
             pending.pop(event_uuid, None)
             if not pending and self._executes.get(channel) is pending:

@@ -164,11 +164,6 @@ def find_end_paren(text: str, open_: str = "{", close: str = "}") -> int:
     return -1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "channel_variables (coreswitch/esl/command.py:104-118) quotes values but lets '{' and '}' "
-    "through; FreeSWITCH finds the end of a {...} block with switch_find_end_paren, which ignores "
-    "quotes, so a caller-ID name 'x}sofia/gateway/evil/900' ends the block early and the rest "
-    "becomes the dial string (a '{' swallows the real one); such values must be refused"))
 @pytest.mark.parametrize("value", ["x}sofia/gateway/evil/900 &park", "{", "a{b}c}"])
 def test_channel_variable_values_cannot_end_the_block(value: str) -> None:
     try:
@@ -227,11 +222,6 @@ def app_arg(data: bytes) -> str:
     return arg if arg is not None else command.body.decode()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "command.execute (coreswitch/esl/command.py:168-174) puts a one-line argument in the "
-    "execute-app-arg header, and FreeSWITCH's read_packet strips the leading spaces of every "
-    "header value: TTS text '  hello' reaches the application as 'hello' and an argument of only "
-    "spaces as nothing; such arguments must travel as a body"))
 @pytest.mark.parametrize("arg", ["  indented TTS text", " "])
 def test_leading_spaces_of_an_execute_argument_survive(arg: str) -> None:
     assert app_arg(cmd.execute(UUID, "speak", arg, event_uuid=EV)) == arg

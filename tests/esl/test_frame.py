@@ -162,10 +162,6 @@ def test_a_failed_parser_stays_failed() -> None:
         parser.feed(b"Content-Type: auth/request\n\n")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "FrameParser.feed (coreswitch/esl/frame.py:128-136) checks max_header_bytes only while the "
-    "blank line is missing: a header block over the limit that arrives in one read is accepted, "
-    "the same bytes split into small reads raise ProtocolError"))
 def test_the_header_limit_does_not_depend_on_how_tcp_split_the_bytes() -> None:
     data = b"Content-Type: command/reply\nReply-Text: " + b"x" * 300 + b"\n\n"
     with pytest.raises(ProtocolError):

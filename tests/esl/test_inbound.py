@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import random
 
-import pytest
-
 from coreswitch.esl import Backoff, InboundClient
 
 from .fakeswitch import FakeSwitch
@@ -53,12 +51,6 @@ async def test_a_narrow_subscription_still_gets_what_the_client_needs() -> None:
     assert subclasses == set()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "InboundClient.__init__ (coreswitch/esl/inbound.py:78-80) appends the required events after "
-    "the caller's names; FreeSWITCH's `event` command reads every word after CUSTOM as a subclass "
-    "name, so with events=[..., 'CUSTOM', 'sofia::register'] BACKGROUND_JOB, "
-    "CHANNEL_EXECUTE_COMPLETE and the hangup events are never subscribed: bgapi and execute never "
-    "complete. CUSTOM and its subclasses must come last"))
 async def test_custom_subclasses_do_not_swallow_the_required_events() -> None:
     _, types, subclasses = freeswitch_subscription(
         await subscription_line(events=["CHANNEL_ANSWER", "CUSTOM", "sofia::register"]))
