@@ -106,7 +106,7 @@ class Event(Mapping[str, str]):
     @property
     def sequence(self) -> int | None:
         seq = self.headers.get("Event-Sequence")
-        return int(seq) if seq is not None and seq.isdigit() else None
+        return int(seq) if seq is not None and seq.isascii() and seq.isdigit() else None
 
     def variable(self, name: str, default: str | None = None) -> str | None:
         """A channel variable carried in the event (``variable_<name>``)."""
@@ -132,7 +132,7 @@ class Event(Mapping[str, str]):
         body = None
         length = headers.get("Content-Length")
         if length is not None:
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):
                 raise ProtocolError(f"bad inner Content-Length {length[:40]!r}")
             n = int(length)
             if len(rest) < n:
@@ -147,11 +147,13 @@ class Event(Mapping[str, str]):
         """Decode a ``text/event-json`` body."""
         try:
             obj = _json_decoder.decode(data)
+        except RecursionError:
+            raise ProtocolError("JSON event is nested too deeply") from None
         except (msgspec.DecodeError, UnicodeDecodeError):
             # msgspec rejects invalid UTF-8: apply the stated policy and try once more.
             try:
                 obj = _json_decoder.decode(data.decode("utf-8", "replace").encode())
-            except msgspec.DecodeError as exc:
+            except (msgspec.DecodeError, RecursionError) as exc:
                 raise ProtocolError(f"event body is not JSON: {exc}") from None
         if not isinstance(obj, dict):
             raise ProtocolError("JSON event is not an object")
@@ -195,15 +197,19 @@ class Event(Mapping[str, str]):
 def _plain_headers_fast(text: str) -> tuple[dict[str, str], dict[str, list[str]] | None] | None:
     """Decode a header block in a few whole-block passes; ``None`` when the careful path is needed.
 
-    FreeSWITCH %-encodes spaces, colons and newlines inside values, so in the encoded block every
-    line holds exactly one ``": "``. Splitting on it gives names and values alternately; the values
-    are then unquoted in one pass, joined by newlines (safe as no value holds an encoded newline).
-    A line without ``": "`` or with two, or an encoded newline, falls back to
-    :func:`_plain_headers_careful`.
+    FreeSWITCH %-encodes colons, spaces and newlines inside values, so in a block it wrote every
+    line holds exactly one colon, the ``": "`` separator. When the block has exactly one colon and
+    one ``": "`` per line, splitting on ``": "`` gives names and values alternately; the values are
+    then unquoted in one pass, joined by newlines (safe as no value holds an encoded newline).
+    Anything else — an unencoded colon in a value, a line without a separator, an encoded
+    newline — takes :func:`_plain_headers_careful`. (A hand-made block with both a line missing
+    its colon and another line holding two could pass these counts; FreeSWITCH never sends one.)
     """
-    parts = text.replace("\n", ": ").split(": ")
     lines = text.count("\n") + 1
-    if len(parts) != 2 * lines or "%0A" in text or "%0a" in text:
+    if text.count(":") != lines or "%0A" in text or "%0a" in text:
+        return None
+    parts = text.replace("\n", ": ").split(": ")
+    if len(parts) != 2 * lines:
         return None
     names = parts[0::2]
     if "" in names:
@@ -212,7 +218,7 @@ def _plain_headers_fast(text: str) -> tuple[dict[str, str], dict[str, list[str]]
     headers = dict(zip(names, values, strict=True))
     if len(headers) == lines:
         return headers, None
-    # A repeated name (FreeSWITCH repeats Hangup-Cause): last wins, earlier values kept aside.
+    # A repeated name (FreeSWITCH repeats Channel-Write-Codec-*): last wins, earlier kept aside.
     duplicates: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
     for name, value in zip(names, values, strict=True):

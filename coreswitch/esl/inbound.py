@@ -40,7 +40,7 @@ ReconcileHandler = Callable[[Reconciliation], Awaitable[None] | None]
 
 @dataclass
 class Backoff:
-    """Jittered exponential backoff ("full jitter"): a random delay in [0, min(cap, base·2ⁿ)]."""
+    """Jittered exponential backoff: a random delay in [base/2, max(base, min(cap, base·2ⁿ))]."""
 
     base: float = 0.1
     cap: float = 10.0
