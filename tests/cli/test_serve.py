@@ -1,0 +1,88 @@
+"""`coreswitch serve` as a process: starts on a config, answers /healthz, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_health(port: int, proc: subprocess.Popen[str], deadline: float) -> dict[str, object]:
+    url = f"http://127.0.0.1:{port}/healthz"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited early ({proc.returncode})")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                return dict(json.load(resp))
+        except OSError:
+            time.sleep(0.1)  # polling a starting process, bounded by the deadline
+    raise AssertionError("serve did not answer /healthz within the deadline")
+
+
+def test_serve_starts_answers_healthz_and_stops_on_sigterm(tmp_path: Path) -> None:
+    http_port = _free_port()
+    config = tmp_path / "coreswitch.toml"
+    config.write_text(
+        f"""
+[switch]
+kind = "sim"
+port = 0
+outbound_listen = "127.0.0.1:0"
+
+[store]
+url = "sqlite:///{tmp_path / 'cs.db'}"
+
+[http]
+bind = "127.0.0.1:{http_port}"
+admin_token = "test-token"
+
+[flows]
+directories = ["{REPO / 'examples' / 'flows'}"]
+""",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coreswitch", "serve", "--config", str(config),
+         "--log-format", "text", "--drain", "2"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        health = _wait_for_health(http_port, proc, time.monotonic() + 60)
+        assert health["status"] == "ok"
+        assert health["flows"] == 3  # the three example flows were published at start-up
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, output
+    assert "simulated switch listening" in output
+    assert "shutting down" in output
+
+
+def test_serve_refuses_a_bad_config_with_the_key_path(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[switch]\nport = "eighty"\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "coreswitch", "serve", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert "switch.port: Expected `int`, got `str`" in result.stderr
