@@ -24,7 +24,11 @@ ensure_venv() {
     "$py" -m venv "$VENV"
   fi
   stamp="$VENV/.coreswitch-installed"
-  want="$(cat "$ROOT"/pyproject.toml "$ROOT"/plugins/*/pyproject.toml 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  local manifests=("$ROOT/pyproject.toml")
+  shopt -s nullglob
+  manifests+=("$ROOT"/plugins/*/pyproject.toml)
+  shopt -u nullglob
+  want="$(cat "${manifests[@]}" | sha256sum | cut -d' ' -f1)"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "==> installing coreswitch and its plugins into $VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
