@@ -101,7 +101,7 @@ class _StateCode:
                             "default": None}, line)
             after = pc + 1
             for i, c in enumerate(s.cases):
-                key = f"cases.{i}" if c.values else "default"
+                key = f"cases.{i}.1" if c.values else "default"
                 if c.values:
                     self.code[pc]["cases"].append([[to_ir(v) for v in c.values], None])
                 self.defer(pc, key, c.action, "continue", after)
