@@ -135,6 +135,11 @@ def _compile(path: Path, providers: str | None
     return ir, list(diags), source
 
 
+#: Public names for the other commands (``call``, ``test``) that read flows the same way.
+environment_for = _env
+read_source = _read
+
+
 def _print(path: Path, source: str, diags: list[Diagnostic], *, quiet: bool) -> None:
     for d in sorted(diags, key=sort_key):
         if quiet and not d.is_error:

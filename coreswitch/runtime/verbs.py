@@ -1,0 +1,251 @@
+"""The verbs that speak, hand over, record or reach other systems: ``say``, ``play``,
+``language``, ``hangup``, ``transfer``, ``queue``, ``record``, ``voicemail``, ``work_order``,
+``sms``, ``notify`` — and plugin verbs.
+
+A verb with a ``failure`` route takes it when the service or the switch refuses; one without
+carries on with the next statement (``sms``/``notify``) — the failure is in the transcript and
+the log either way. Text that may come from the caller or a CRM (numbers to transfer to,
+SMS recipients) is checked before it reaches the switch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from coreswitch.media.errors import RecordingError
+from coreswitch.media.recording import Kind
+from coreswitch.runtime.interpreter import FlowRun, Op, op
+from coreswitch.runtime.services import QueueRequest, ServiceFailed
+from coreswitch.runtime.session import CallerHungUp
+
+log = logging.getLogger("coreswitch.flow")
+
+#: What a transfer target may contain: numbers, extensions, SIP-ish user@host.
+_DIAL_TARGET = re.compile(r"[0-9A-Za-z_.@+*#-]{1,64}")
+_CAUSE = re.compile(r"[A-Z_]{1,40}")
+
+
+def _seconds(value: object, default: float) -> float:
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, int | float):
+        return float(value)
+    return default
+
+
+def _route(step: Op, name: str) -> int | None:
+    target = step.get("routes", {}).get(name)
+    return None if target is None else int(target)
+
+
+@op("say")
+async def say(run: FlowRun, step: Op, pc: int) -> int | None:
+    lang = run.arg(step, "lang")
+    await run.play({"text": step["args"]["text"]}, barge=bool(run.arg(step, "barge", True)),
+                   lang=str(lang) if lang else None)
+    return pc + 1
+
+
+@op("play")
+async def play(run: FlowRun, step: Op, pc: int) -> int | None:
+    await run.play(step["args"]["prompt"], barge=bool(run.arg(step, "barge", True)))
+    return pc + 1
+
+
+@op("language")
+async def language(run: FlowRun, step: Op, pc: int) -> int | None:
+    run.lang = str(run.arg(step, "lang"))
+    run.transcript.add("language", lang=run.lang)
+    return pc + 1
+
+
+@op("hangup")
+async def hangup(run: FlowRun, step: Op, pc: int) -> int | None:
+    cause = str(run.arg(step, "cause", "NORMAL_CLEARING"))
+    if not _CAUSE.fullmatch(cause):
+        cause = "NORMAL_CLEARING"
+    run.transcript.add("hangup", cause=cause, by="flow", state=run.frame.qualified())
+    await run.channel.hangup(cause)
+    run.end("hangup", cause)
+    return None
+
+
+@op("transfer")
+async def transfer(run: FlowRun, step: Op, pc: int) -> int | None:
+    to = str(run.arg(step, "to", ""))
+    failure = _route(step, "failure")
+    if not _DIAL_TARGET.fullmatch(to):
+        run.transcript.add("transfer", to=to, ok=False, reason="invalid number")
+        return pc + 1 if failure is None else failure
+    caller_id = run.arg(step, "caller_id")
+    if caller_id:
+        await run.channel.set_variable("effective_caller_id_number", str(caller_id))
+    timeout = _seconds(run.arg(step, "timeout"), 30.0)
+    await run.channel.set_variable("call_timeout", str(int(timeout)))
+    await run.channel.set_variable("hangup_after_bridge", "true")
+    dial = to if "/" in to else run.deps.transfer_dial.format(to=to)
+    result = await run.channel.bridge(dial, timeout=timeout + 30)
+    run.transcript.add("transfer", to=to, ok=result.answered, reason=result.cause)
+    if result.answered:
+        run.end("transfer", "NORMAL_CLEARING")
+    return pc + 1 if failure is None else failure
+
+
+@op("queue")
+async def queue(run: FlowRun, step: Op, pc: int) -> int | None:
+    args: Mapping[str, Any] = step["args"]
+    skills = run.arg(step, "skills", [])
+    callback_after = run.arg(step, "callback_after")
+    request = QueueRequest(
+        queue=str(args["queue"]), priority=int(run.arg(step, "priority", 0)),  # type: ignore[call-overload]
+        skills=tuple(str(s) for s in skills) if isinstance(skills, list) else (),
+        max_wait=_seconds(run.arg(step, "max_wait"), 300.0),
+        hold_music=await run.files(args.get("hold_music")),
+        announce=await run.files(args.get("announce")),
+        announce_every=_seconds(run.arg(step, "announce_every"), 60.0),
+        announce_position=bool(run.arg(step, "announce_position", False)),
+        callback_after=None if callback_after is None else _seconds(callback_after, 0.0))
+    entry = run.transcript.add("queue", queue=request.queue, priority=request.priority,
+                               skills=list(request.skills))
+    outcome = await run.deps.services.queue(run.call_info(), request)
+    entry.update(result=outcome.result, reason=outcome.reason, agent=outcome.agent)
+    if outcome.result in ("answered", "after"):
+        after = _route(step, "after")
+        if outcome.result == "after" and after is not None:
+            return after
+        await run.channel.hangup("NORMAL_CLEARING")
+        run.end("hangup", "NORMAL_CLEARING")
+    target = _route(step, outcome.result)
+    if target is None:
+        target = _route(step, "overflow")
+    if target is None:
+        return pc + 1
+    return target
+
+
+async def _recording(run: FlowRun, step: Op, kind: Kind, box: str | None) -> tuple[str, str]:
+    """Prompt, beep, record; returns (recording id or file, why it stopped)."""
+    args = step["args"]
+    await run.play(args.get("prompt"), barge=False)
+    if bool(run.arg(step, "beep", True)):
+        await run.channel.play(run.deps.beep, barge=False)
+    max_seconds = int(_seconds(run.arg(step, "max"), 120.0))
+    silence = int(_seconds(run.arg(step, "silence"), 5.0))
+    terminator = str(run.arg(step, "terminator", "#"))
+    store = run.deps.recordings
+    target = None
+    if store is not None:
+        try:
+            target = await asyncio.to_thread(
+                store.begin, kind, call_id=run.call_id, ani=run.ani, dnis=run.dnis,
+                flow=str(run.ir.get("name")), state=run.frame.qualified(), started=run.now(),
+                mailbox=box)
+        except RecordingError as exc:
+            log.error("no place for a recording: %s", exc)
+    ident = (target.meta.id if target is not None
+             else f"{kind}/{run.call_id}-{len(run.transcript.entries)}")
+    path = str(target.audio) if target is not None else f"{ident}.wav"
+    began = run.elapsed()
+    reason = "silence"
+    try:
+        await run.channel.record(path, max_seconds=max_seconds, silence_seconds=silence,
+                                 terminators=terminator)
+        if run.elapsed() - began >= max_seconds - 0.01:
+            reason = "max"
+    except CallerHungUp:
+        reason = "hangup"
+        raise
+    finally:
+        if target is not None and store is not None:
+            with contextlib.suppress(RecordingError, OSError):
+                await asyncio.to_thread(store.finish, target, reason=reason,
+                                        duration=round(run.elapsed() - began, 3))
+        run.transcript.add(kind, **({"box": box} if box else {}), recording=ident,
+                           seconds=round(run.elapsed() - began, 1), reason=reason)
+    return ident, reason
+
+
+@op("record")
+async def record(run: FlowRun, step: Op, pc: int) -> int | None:
+    ident, _ = await _recording(run, step, "record", None)
+    into = step["args"].get("into")
+    if into:
+        run.assign(str(into), ident)
+    return pc + 1
+
+
+@op("voicemail")
+async def voicemail(run: FlowRun, step: Op, pc: int) -> int | None:
+    await _recording(run, step, "voicemail", str(run.arg(step, "box")))
+    return pc + 1
+
+
+@op("work_order")
+async def work_order(run: FlowRun, step: Op, pc: int) -> int | None:
+    kind = str(run.arg(step, "type"))
+    fields = {name: run.eval(expr) for name, expr in step.get("fields", {}).items()}
+    department, priority = run.arg(step, "department"), run.arg(step, "priority")
+    try:
+        number = await run.deps.services.work_order(
+            run.call_info(), type=kind, department=None if department is None else str(department),
+            priority=None if priority is None else str(priority), fields=fields)
+    except Exception as exc:
+        run.transcript.add("work_order", type=kind, ok=False, reason=_reason(exc))
+        failure = _route(step, "failure")
+        return pc + 1 if failure is None else failure
+    run.transcript.add("work_order", type=kind, number=number, department=department,
+                       fields={k: run.shown(k, v) for k, v in fields.items()})
+    into = step["args"].get("into")
+    if into:
+        run.assign(str(into), number)
+    return pc + 1
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ServiceFailed):
+        return str(exc) or "refused"
+    log.warning("service failed: %s: %s", type(exc).__name__, exc)
+    return f"error: {type(exc).__name__}"
+
+
+@op("sms")
+async def sms(run: FlowRun, step: Op, pc: int) -> int | None:
+    to, text = str(run.arg(step, "to", "")), str(run.arg(step, "text", ""))
+    try:
+        await run.deps.services.sms(run.call_info(), to=to, text=text)
+    except Exception as exc:
+        run.transcript.add("sms", to=to, ok=False, reason=_reason(exc))
+        failure = _route(step, "failure")
+        return pc + 1 if failure is None else failure
+    run.transcript.add("sms", to=to, text=text, ok=True)
+    return pc + 1
+
+
+@op("notify")
+async def notify(run: FlowRun, step: Op, pc: int) -> int | None:
+    channel = str(step["args"].get("channel"))
+    to, text = str(run.arg(step, "to", "")), str(run.arg(step, "text", ""))
+    try:
+        await run.deps.services.notify(run.call_info(), channel=channel, to=to, text=text)
+    except Exception as exc:
+        run.transcript.add("notify", channel=channel, to=to, ok=False, reason=_reason(exc))
+        failure = _route(step, "failure")
+        return pc + 1 if failure is None else failure
+    run.transcript.add("notify", channel=channel, to=to, text=text, ok=True)
+    return pc + 1
+
+
+@op("$plugin")
+async def plugin_verb(run: FlowRun, step: Op, pc: int) -> int | None:
+    """A verb a plugin declared; until plugins can run verbs (plugins issue) it fails."""
+    run.transcript.add("error", state=run.frame.qualified(),
+                       message=f"verb {step['op']!r} of plugin {step.get('plugin')!r} "
+                               "is not available")
+    failure = _route(step, "failure")
+    return pc + 1 if failure is None else failure
