@@ -35,6 +35,10 @@ class SwitchConfig(_Section):
     linger: int = 10  # seconds an outbound socket lingers after hangup
     connect_timeout: float = 5.0
     command_timeout: float = 30.0
+    #: How ``transfer "NUMBER"`` dials (``{to}`` is the number); a target with a ``/`` is
+    #: taken as a full dial string. FreeSWITCH: e.g. "loopback/{to}/default" or
+    #: "sofia/gateway/pstn/{to}".
+    transfer_dial: str = "user/{to}"
 
 
 class StoreConfig(_Section):
@@ -62,6 +66,15 @@ class FlowsConfig(_Section):
     directories: list[str] = msgspec.field(default_factory=lambda: ["flows", "examples/flows"])
     routes: dict[str, str] = msgspec.field(default_factory=dict)  # DNIS → flow name
     watch: bool = False
+    #: Values for the flows' ``setting`` variables (name → value), e.g. company = "国网XX供电公司".
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class MediaConfig(_Section):
+    """``[media]``: audio files. FreeSWITCH must see these paths (same host or shared storage)."""
+
+    sounds_dir: str = "sounds"  # relative `play "x.wav"` paths and prompt files resolve here
+    recordings_dir: str = "var/recordings"  # `record` and `voicemail` files + metadata
 
 
 class TtsConfig(_Section):
@@ -88,6 +101,7 @@ class Config(_Section):
     http: HttpConfig = msgspec.field(default_factory=HttpConfig)
     flows: FlowsConfig = msgspec.field(default_factory=FlowsConfig)
     tts: TtsConfig = msgspec.field(default_factory=TtsConfig)
+    media: MediaConfig = msgspec.field(default_factory=MediaConfig)
     plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
 
 

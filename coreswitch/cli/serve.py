@@ -9,9 +9,11 @@ loaded) → switch (the simulator when ``[switch].kind = "sim"``) → the inboun
 the outbound-socket listener → HTTP. SIGTERM/SIGINT stop accepting calls, give calls in progress
 ``--drain`` seconds, then shut down in reverse order.
 
-Not built yet (issue 4): running a flow on a call. Until the interpreter lands, each call that
-reaches the outbound socket is logged with the flow version its DNIS resolves to and handed back
-to the dialplan (``exit``), whose fallback action takes it.
+Each call that reaches the outbound socket runs the flow its DNIS resolves to at that instant
+(publishing later does not move it); its call record, with the transcript, is written when it
+ends (``GET /api/calls/{uuid}``). Prompts are rendered by the TTS engine into the cache; every
+flow's fixed prompts are rendered when it is published (at start-up too), so calls do not wait
+for speech synthesis.
 """
 
 from __future__ import annotations
@@ -26,10 +28,19 @@ from pathlib import Path
 
 from coreswitch.config import Config, ConfigError, load_config, parse_address
 from coreswitch.esl import AccessDenied, AuthenticationError, ConnectionLost, InboundClient
-from coreswitch.esl.outbound import OutboundServer, OutboundSession
+from coreswitch.esl.outbound import OutboundServer
 from coreswitch.flows import FlowRegistry, LocalNotifier
-from coreswitch.http import build_server, create_app
+from coreswitch.http import build_server, calls_api, create_app
 from coreswitch.logs import setup_logging
+from coreswitch.media.cache import TtsCache
+from coreswitch.media.progress import ProgressBar
+from coreswitch.media.recording import RecordingStore
+from coreswitch.media.tts import open_tts_cache
+from coreswitch.runtime.functions import FunctionRegistry
+from coreswitch.runtime.interpreter import Deps
+from coreswitch.runtime.prompts import TtsRenderer
+from coreswitch.runtime.service import CallRecorder, CallService
+from coreswitch.runtime.services import LocalServices
 from coreswitch.store import Database
 from coreswitch.switch.sim.switch import SimSwitch
 from dsl import Environment
@@ -73,6 +84,23 @@ def _flow_directories(config: Config) -> list[str]:
     return existing[:1] if config.flows.directories == ["flows", "examples/flows"] else existing
 
 
+async def _load_flows(config: Config, database: Database, renderer: TtsRenderer,
+                      settings: dict[str, object]) -> FlowRegistry:
+    """The registry with the live versions restored and the flow directories published; every
+    publish pre-renders the flow's fixed prompts (a progress bar at start-up)."""
+    progress: list[ProgressBar | None] = [ProgressBar("prompts")]
+
+    async def prerender(ir: dict[str, object]) -> None:
+        await renderer.cache.prerender(renderer.prompts(ir, settings), progress[0])
+
+    registry = FlowRegistry(database, Environment, LocalNotifier(), prerender,
+                            routes=config.flows.routes)
+    await registry.restore()
+    await registry.load_directory(_flow_directories(config))  # logs each file's outcome
+    progress[0] = None  # later publishes (HTTP) log; they draw nothing
+    return registry
+
+
 async def _serve(config: Config, *, drain: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -81,9 +109,10 @@ async def _serve(config: Config, *, drain: float) -> None:
 
     database = Database(config.store.url)
     await database.upgrade()
-    registry = FlowRegistry(database, Environment, LocalNotifier(), routes=config.flows.routes)
-    await registry.restore()
-    await registry.load_directory(_flow_directories(config))  # logs each file's outcome
+    cache = open_tts_cache(config.tts)
+    renderer = TtsRenderer(cache, voice=config.tts.voice, rate=config.tts.rate)
+    settings = dict(config.flows.settings)
+    registry = await _load_flows(config, database, renderer, settings)
 
     sim: SimSwitch | None = None
     if config.switch.kind == "sim":
@@ -91,12 +120,12 @@ async def _serve(config: Config, *, drain: float) -> None:
         await sim.start()
         log.info("simulated switch listening on %s:%s", config.switch.host, sim.port)
 
-    async def on_call(session: OutboundSession) -> None:
-        dnis = session.channel_data.get("Caller-Destination-Number", "")
-        live = registry.resolve(dnis)
-        log.warning("call %s to %s: flow %s; the flow runtime is not built yet, handing the call"
-                    " back to the dialplan", session.uuid, dnis,
-                    f"{live.name} v{live.version}" if live else "(none)")
+    deps = Deps(FunctionRegistry(), LocalServices(), renderer,
+                recordings=RecordingStore(config.media.recordings_dir), settings=settings,
+                sounds_dir=config.media.sounds_dir, transfer_dial=config.switch.transfer_dial)
+    recorder = CallRecorder(database)
+    recorder.start()
+    on_call = CallService(registry, deps, recorder)
 
     host, port = parse_address(config.switch.outbound_listen, "switch.outbound_listen")
     outbound = OutboundServer(on_call, host, port, event_format=config.switch.event_format,
@@ -107,10 +136,13 @@ async def _serve(config: Config, *, drain: float) -> None:
                            command_timeout=config.switch.command_timeout)
     http = None
     try:
-        await client.start()
-        await outbound.start()
+        await outbound.start()  # before the inbound link: the switch may send calls at once
         log.info("outbound socket listening on %s:%s", host, outbound.port)
-        app = create_app(registry, token=config.http.admin_token)
+        await client.start()
+        app = create_app(registry, token=config.http.admin_token,
+                         extra_routes=calls_api.routes)
+        app.state.calls = on_call
+        app.state.database = database
         http = build_server(app, config.http.bind)
         http_task = asyncio.ensure_future(http.serve())
         log.info("coreswitch ready: HTTP on %s", config.http.bind)
@@ -123,9 +155,16 @@ async def _serve(config: Config, *, drain: float) -> None:
         await http_task
     finally:
         await outbound.close(drain=drain)
+        await recorder.close()
         await client.close()
         if sim is not None:
             await sim.stop()
         with contextlib.suppress(Exception):
             registry.close()
+        _close_cache(cache)
         await database.close()
+
+
+def _close_cache(cache: TtsCache) -> None:
+    with contextlib.suppress(Exception):
+        cache.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 
@@ -48,8 +49,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="caller number of placed calls (each next call adds one)")
     p.add_argument("--caller", default="", metavar="SCRIPT",
                    help='caller script, e.g. "press 1 on prompt 1; hangup after 20"')
+    p.add_argument("--scenarios", metavar="FILE",
+                   help="place one call per line of FILE (JSON: ani, dnis, caller), one after "
+                        "another; prints a JSON line per ended call (uuid, cause, prompts)")
+    p.add_argument("--after-client", action="store_true",
+                   help="place calls only once an inbound ESL client has subscribed to events "
+                        "(the controller is up); waits up to 60 s")
     p.add_argument("--exit", action="store_true",
-                   help="with --calls: exit once every placed call has ended")
+                   help="with --calls or --scenarios: exit once every placed call has ended")
     p.set_defaults(handler=run)
 
 
@@ -103,6 +110,11 @@ async def serve(args: argparse.Namespace) -> int:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
+        if args.after_client:
+            await _controller_ready(sw)
+        if args.scenarios:
+            await _scenarios(sw, args)
+            return 0
         calls = []
         ani = int(args.ani) if args.ani.isdigit() else None
         for i in range(args.calls):
@@ -132,6 +144,28 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _controller_ready(sw: SimSwitch, limit: float = 60.0) -> None:
+    """Wait (polling the command log, bounded) until a client has sent ``event …``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not any(c.verb == "event" for c in sw.commands):
+        if loop.time() > deadline:
+            raise ValueError(f"no ESL client subscribed within {limit:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+async def _scenarios(sw: SimSwitch, args: argparse.Namespace) -> None:
+    """Each line of ``--scenarios``: one call, placed once the previous one has ended."""
+    for i, spec in enumerate(args.scenario_lines, 1):
+        call = await sw.place_call(str(spec.get("ani", args.ani)),
+                                   str(spec.get("dnis", args.dnis)),
+                                   socket=args.socket or None,
+                                   caller=str(spec.get("caller", "")))
+        await call.ended()
+        print(json.dumps({"call": i, "uuid": call.uuid, "cause": call.hangup_cause,
+                          "prompts": call.prompts}, ensure_ascii=False), flush=True)
+
+
 async def _all_ended(calls: list[Call]) -> None:
     for call in calls:
         await call.ended()
@@ -139,8 +173,12 @@ async def _all_ended(calls: list[Call]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        args.scenario_lines = []
+        if args.scenarios:
+            with open(args.scenarios, encoding="utf-8") as fh:
+                args.scenario_lines = [json.loads(line) for line in fh if line.strip()]
         return asyncio.run(serve(args))
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:  # json.JSONDecodeError is a ValueError
         print(f"coreswitch sim: {exc}", file=sys.stderr)
         return 2
 

@@ -1,6 +1,7 @@
 """Prompts as a call hears them: a flow's prompt references resolved to text and files.
 
-A prompt reference in the IR is ``{"prompt": NAME}`` (the catalogue, in the call's language),
+A catalogue prompt with both a text and a ``file`` plays the recording when the file exists and
+speaks the text otherwise. A prompt reference in the IR is ``{"prompt": NAME}`` (the catalogue, in the call's language),
 ``{"text": EXPR}`` (a spoken template) or ``{"file": PATH}`` (an audio file). :class:`PromptBook`
 turns one into :class:`Utterance` objects: what is said (``text``, for the transcript and the
 ``heard`` expectations of flow tests), what the TTS engine reads (``spoken``: placeholders with
@@ -15,6 +16,7 @@ pre-render on publish).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
@@ -24,7 +26,8 @@ from typing import Any, Protocol
 
 from coreswitch.media.cache import Prompt, TtsCache
 from coreswitch.media.sayas import say_as
-from dsl.expr import EvalEnv, render
+from dsl.errors import EvalError
+from dsl.expr import EvalEnv, evaluate, render
 
 IR = dict[str, Any]
 
@@ -69,11 +72,19 @@ class PromptBook:
             if text_ir is None:
                 return [Utterance(None, None, self.file(v.get("file")), lang)]
             text, spoken = speak(text_ir, env, lang)
-            return [Utterance(text, spoken, self.file(v.get("file")), lang)]
+            return [Utterance(text, spoken, self.recorded(v.get("file")), lang)]
         if "file" in ref:
             return [Utterance(None, None, self.file(ref["file"]), lang)]
         text, spoken = speak(ref["text"], env, lang)
         return [Utterance(text, spoken, None, lang)]
+
+    def recorded(self, path: str | None) -> str | None:
+        """A prompt's recording when it is there; None (speak its text instead) when a local
+        file is missing — a prompt catalogue can name recordings before they are made."""
+        full = self.file(path)
+        if full is None or "://" in full or Path(full).exists():
+            return full
+        return None
 
     def file(self, path: str | None) -> str | None:
         if path is None:
@@ -108,25 +119,48 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-def static_texts(ir: IR) -> Iterator[tuple[str, str]]:
-    """Every (text, language) a flow can say that does not depend on call data."""
+def static_texts(ir: IR, settings: Mapping[str, object] | None = None
+                 ) -> Iterator[tuple[str, str]]:
+    """Every (TTS text, language) a flow can say before any call: literal texts, and templates
+    whose placeholders only read deployment settings (``{company}``)."""
     langs = list(ir.get("languages") or ["zh"])
+    values = _settings(ir, settings or {})
     for variants in ir.get("prompts", {}).values():
         for lang, v in variants.items():
-            t = _literal(v.get("text"))
-            if t is not None and not v.get("file"):
+            if v.get("text") is not None and not v.get("file"):
                 for one in (langs if lang == "*" else [lang]):
-                    yield t, one
+                    yield from _static(v["text"], values, one)
     bodies = [*ir.get("states", {}).values()]
     for sub in ir.get("subflows", {}).values():
         bodies.extend(sub.get("states", {}).values())
     for state in bodies:
         for op in state.get("code", []):
             for ref in _refs(op):
-                t = _literal(ref.get("text"))
-                if t is not None:
+                if ref.get("text") is not None:
                     for lang in langs:
-                        yield t, lang
+                        yield from _static(ref["text"], values, lang)
+
+
+def _settings(ir: IR, overrides: Mapping[str, object]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name, spec in ir.get("variables", {}).items():
+        if spec.get("scope") != "setting":
+            continue
+        if name in overrides:
+            values[name] = overrides[name]
+        elif spec.get("default") is not None:
+            with contextlib.suppress(EvalError):
+                values[name] = evaluate(spec["default"], EvalEnv(values))
+    return values
+
+
+def _static(text_ir: Any, values: Mapping[str, object], lang: str) -> Iterator[tuple[str, str]]:
+    try:
+        _, spoken = speak(text_ir, EvalEnv(values), lang)
+    except EvalError:
+        return  # needs call data: rendered when the call says it
+    if spoken:
+        yield spoken, lang
 
 
 def _refs(op: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -142,15 +176,6 @@ def _refs(op: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
                 yield value
     for q in op.get("questions", []):
         yield q["prompt"]
-
-
-def _literal(text_ir: Any) -> str | None:
-    if isinstance(text_ir, list) and text_ir[:2] == ["lit", "text"]:
-        return str(text_ir[2])
-    if isinstance(text_ir, list) and text_ir[:1] == ["tmpl"] and all(
-            isinstance(p, str) for p in text_ir[1]):
-        return "".join(text_ir[1])
-    return None
 
 
 def voice_for(lang: str, configured: str) -> str:
@@ -169,10 +194,10 @@ class TtsRenderer:
     async def render(self, text: str, lang: str) -> str:
         return str(await self.cache.render(text, voice_for(lang, self.voice), self.rate))
 
-    def prompts(self, ir: IR) -> list[Prompt]:
+    def prompts(self, ir: IR, settings: Mapping[str, object] | None = None) -> list[Prompt]:
         """The flow's static texts as the cache's pre-render list (duplicates removed)."""
         seen: dict[tuple[str, str], Prompt] = {}
-        for text, lang in static_texts(ir):
+        for text, lang in static_texts(ir, settings):
             seen.setdefault((text, lang), Prompt(text, voice_for(lang, self.voice), self.rate))
         return list(seen.values())
 
