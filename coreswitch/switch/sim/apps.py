@@ -75,9 +75,26 @@ async def wait(core: SwitchCore, ch: Channel, seconds: float | None, *,
     return "done"  # pragma: no cover
 
 
+def playback_terminators(ch: Channel) -> str:
+    """The keys that stop ``playback``: ``playback_terminators`` (``none``, ``any`` or digits);
+    FreeSWITCH's default is ``*``."""
+    value = ch.variables.get("playback_terminators")
+    if value is None:
+        return "*"
+    if value.lower() == "none":
+        return ""
+    if value.lower() == "any":
+        return "0123456789*#ABCD"
+    return value.replace("+", "").replace("x", "")
+
+
 async def play_file(core: SwitchCore, ch: Channel, path: str, *, interruptible: bool,
-                    typed: bool = False) -> str:
-    """One file: PLAYBACK_START, its duration, PLAYBACK_STOP (``done`` or ``break``)."""
+                    typed: bool = False, terminators: str = "") -> str:
+    """One file: PLAYBACK_START, its duration, PLAYBACK_STOP (``done`` or ``break``).
+
+    ``interruptible``: any key stops it (a collecting application). ``terminators``: only these
+    keys stop it; other keys pressed meanwhile are read and dropped (``playback``'s callback).
+    Either way the stopping key stays queued for the caller (``"dtmf"``)."""
     ch.prompt_started(path)
     fields: dict[str, str] = {}
     if typed and path.startswith("tone_stream://"):
@@ -86,7 +103,15 @@ async def play_file(core: SwitchCore, ch: Channel, path: str, *, interruptible: 
     core.fire(EventName.PLAYBACK_START, ch, fields)
     seconds = core.media.file_seconds(path)
     started = core.clock.now()
-    status = await wait(core, ch, seconds, dtmf=interruptible)
+    while True:
+        left = seconds - (core.clock.now() - started)
+        status = await wait(core, ch, left, dtmf=interruptible or bool(terminators))
+        if status != "dtmf" or interruptible:
+            break
+        while ch.dtmf and ch.dtmf[0] not in terminators:
+            ch.take_dtmf()  # not a terminator: read and ignored
+        if ch.dtmf:
+            break
     ms = int(min(seconds, core.clock.now() - started) * 1000)
     v = ch.variables
     v.set("playback_last_offset_pos", str(ms * 8))
@@ -148,13 +173,13 @@ async def ring_ready(core: SwitchCore, ch: Channel, arg: str) -> str:
 async def playback(core: SwitchCore, ch: Channel, arg: str) -> str:
     if not ch.up():
         return "_none_"
-    terminators = ch.variables.get("playback_terminators") or ""
-    status = await play_file(core, ch, arg, interruptible=bool(terminators), typed=True)
+    ch.variables.set("playback_terminator_used", None)
+    status = await play_file(core, ch, arg, interruptible=False, typed=True,
+                             terminators=playback_terminators(ch))
     if status == "dtmf":
-        ch.take_dtmf()
-    response = "FILE PLAYED" if status in ("done", "dtmf") else "PLAYBACK ERROR"
-    if status == "hangup":
-        response = "FILE PLAYED"
+        ch.variables.set("playback_terminator_used", ch.take_dtmf())
+    # mod_dptools: SWITCH_STATUS_SUCCESS and SWITCH_STATUS_BREAK both report "FILE PLAYED"
+    response = "FILE PLAYED"
     ch.variables.set("current_application_response", response)
     return response
 
