@@ -369,8 +369,10 @@ async def stop_record_session(core: SwitchCore, ch: Channel, arg: str) -> str:
 
 @app("set")
 async def set_(core: SwitchCore, ch: Channel, arg: str) -> str:
+    """``set name=value``: the value is expanded once more (mod_dptools' ``base_set``), on top
+    of the expansion every application argument gets."""
     name, _, value = arg.partition("=")
-    ch.variables.set(name.strip(), value)
+    ch.variables.set(name.strip(), await core.expand(ch, value) if value else value)
     return "_none_"
 
 

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from coreswitch.esl.names import EventName
@@ -38,6 +38,7 @@ from coreswitch.switch.sim.channel import (
 from coreswitch.switch.sim.clock import SimClock
 from coreswitch.switch.sim.dialstring import Endpoint
 from coreswitch.switch.sim.events import EventBus, EventFactory
+from coreswitch.switch.sim.expand import expand, needs_expansion
 from coreswitch.switch.sim.wire import SimEvent
 
 log = logging.getLogger("coreswitch.switch.sim")
@@ -368,7 +369,22 @@ class SwitchCore:
             for w in waiters:
                 w.cancel()
 
+    async def expand(self, ch: Channel, text: str) -> str:
+        """``text`` with ``${...}`` expanded as FreeSWITCH does (:mod:`.expand`)."""
+        if not needs_expansion(text):
+            return text
+        from coreswitch.switch.sim import api  # noqa: PLC0415 - api imports this module
+
+        async def run_api(command: str, args: str) -> str:
+            return await api.run(self, command, args)
+
+        return await expand(text, ch.variables.get, run_api)
+
     async def execute(self, ch: Channel, msg: Message, *, from_dialplan: bool = False) -> None:
+        """Run one application; its argument is expanded first, as FreeSWITCH's
+        ``switch_core_session_execute_application`` does."""
+        if needs_expansion(msg.arg):
+            msg = replace(msg, arg=await self.expand(ch, msg.arg))
         v = ch.variables
         v.set("current_application_response", None)
         if not from_dialplan:
