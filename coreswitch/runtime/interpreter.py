@@ -47,6 +47,8 @@ log = logging.getLogger("coreswitch.flow")
 IR = dict[str, Any]
 Op = Mapping[str, Any]
 DEFAULT_TZ = "Asia/Shanghai"
+#: Functions whose result may show a sensitive value (the checker's W504 agrees).
+SAFE_FUNCTIONS = frozenset({"mask", "last4", "len"})
 
 
 class FlowFault(Exception):
@@ -280,8 +282,22 @@ class FlowRun:
     def is_sensitive(self, name: str) -> bool:
         return name in self.frame.sensitive
 
-    def shown(self, name: str, value: object) -> object:
-        return MASK if self.is_sensitive(name) else value
+    def shown(self, name: str, value: object, expr: Any = None) -> object:
+        """``value`` as the transcript may show it: masked when ``name`` is sensitive or
+        ``expr`` (the expression it came from) reads a sensitive variable."""
+        return MASK if self.is_sensitive(name) or self.reads_sensitive(expr) else value
+
+    def reads_sensitive(self, expr: Any) -> bool:
+        """Does an IR expression expose a variable the current frame marks sensitive?
+        ``mask(…)``, ``last4(…)`` and ``len(…)`` of one do not (as the checker's W504)."""
+        sensitive = self.frame.sensitive
+        if not sensitive or not isinstance(expr, list) or not expr:
+            return False
+        if expr[0] == "var" and len(expr) == 2:
+            return expr[1] in sensitive
+        if expr[0] == "call" and len(expr) > 1 and expr[1] in SAFE_FUNCTIONS:
+            return False
+        return any(self.reads_sensitive(part) for part in expr)
 
     def variables(self) -> dict[str, object]:
         """The main flow's view of its variables (for test expectations)."""
@@ -599,10 +615,9 @@ async def _return(run: FlowRun, step: Op, pc: int) -> int | None:
     if len(run.stack) == 1:
         raise FlowFault("'return' outside a subflow")
     values = {k: run.eval(v) for k, v in step["values"].items()}
+    shown = {k: run.shown(k, v, step["values"][k]) for k, v in values.items()}
     frame = run.stack.pop()
-    run.transcript.add("return", subflow=frame.scope,
-                       values={k: MASK if k in frame.sensitive else v
-                               for k, v in values.items()})
+    run.transcript.add("return", subflow=frame.scope, values=shown)
     if frame.result:
         run.assign(frame.result, values)
     return None

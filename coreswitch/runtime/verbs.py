@@ -200,7 +200,7 @@ async def work_order(run: FlowRun, step: Op, pc: int) -> int | None:
         failure = _route(step, "failure")
         return pc + 1 if failure is None else failure
     run.transcript.add("work_order", type=kind, number=number, department=department,
-                       fields={k: run.shown(k, v) for k, v in fields.items()})
+                       fields={k: run.shown(k, v, step["fields"][k]) for k, v in fields.items()})
     into = step["args"].get("into")
     if into:
         run.assign(str(into), number)
