@@ -137,9 +137,6 @@ def test_a_key_during_the_prompt_interrupts_it() -> None:
     assert call.inputs() == [(500, "3", "match")]
 
 
-@pytest.mark.xfail(reason="simulated switch: playback treats playback_terminators=none as "
-                          "'any key stops it' (coreswitch/switch/sim/apps.py playback)",
-                   strict=False)
 def test_with_barge_false_the_prompt_plays_to_the_end_and_the_key_counts_after_it() -> None:
     ir = compile_flow(f"""
         flow t:
