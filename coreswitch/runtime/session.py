@@ -10,9 +10,23 @@ Digits are collected from DTMF events, not by ``play_and_get_digits``, so the ti
 language's own and identical on every backend. Timers are asyncio timeouts: on the virtual-time
 loop of ``coreswitch test`` they run on virtual time, in service on the real clock.
 
-Every method raises :class:`CallerHungUp` once the caller has gone; flows treat that as the end.
-Text that may come from a caller or a CRM is passed through :func:`~coreswitch.esl.command.literal`
-before it reaches an application argument.
+Every method raises :class:`CallerHungUp` once the caller has gone — at once when the hangup is
+already known, or when the application that was running ends because of it (a prompt, a collect, a
+recording, a bridge); flows treat that as the end. :meth:`CallSession.hangup` is the exception: it
+is a no-op on a call that has already ended, so cleanup code can always call it. Text that may come
+from a caller or a CRM is passed through :func:`~coreswitch.esl.command.literal` before it reaches
+an application argument (twice for ``set``, which FreeSWITCH expands twice).
+
+Prompts are stopped by the session (``uuid_break`` when a key arrives), never by FreeSWITCH's own
+``playback_terminators``: the session sets that to ``none`` before playing (FreeSWITCH's default is
+``*``, which would cut even a ``barge=False`` prompt), and ``record`` sets its own terminators.
+
+**Terminator swallowing.** A terminator pressed right after an entry that ended at its maximum
+length is swallowed: when :meth:`CallSession.read_digits` ends with reason ``max`` and
+``terminators`` is not empty, a terminator key that is already buffered, or that arrives within
+``inter_digit`` seconds afterwards, is dropped. Callers told "以井号键结束" for a fixed 10-digit
+number press ``#`` after the 10th digit; that ``#`` must not barge into the next prompt or become a
+no-input in the next collect. Any other key pressed first cancels the swallow (it counts as usual).
 """
 
 from __future__ import annotations
@@ -20,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,11 +51,16 @@ DIGITS = frozenset("0123456789*#ABCD")
 
 
 class CallerHungUp(Exception):
-    """The caller hung up (or the channel vanished); the flow ends here."""
+    """The caller hung up (or the channel vanished); the flow ends here.
 
-    def __init__(self, cause: str = "NORMAL_CLEARING") -> None:
+    ``cause`` is the hangup cause. ``result`` is the ``CHANNEL_EXECUTE_COMPLETE`` of the
+    application the hangup ended, when there was one (a voicemail ``record`` still has its file).
+    """
+
+    def __init__(self, cause: str = "NORMAL_CLEARING", result: Event | None = None) -> None:
         super().__init__(f"caller hung up ({cause})")
         self.cause = cause
+        self.result = result
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,8 @@ class DigitResult:
 
     @property
     def no_input(self) -> bool:
-        return self.reason == "first_digit"
+        """No key before the first-digit timeout, or a terminator with no digits before it."""
+        return self.reason == "first_digit" or (self.reason == "terminator" and not self.digits)
 
 
 @dataclass(frozen=True)
@@ -76,6 +97,10 @@ class CallSession:
         self.outbound = outbound
         self._digits: deque[str] = deque()
         self._digit_waiter: asyncio.Future[None] | None = None
+        #: After an entry ended at its maximum length: (terminators, loop-time deadline).
+        self._swallow: tuple[str, float] | None = None
+        #: The value of ``playback_terminators`` this session last set (None: FreeSWITCH's default).
+        self._playback_terminators: str | None = None
         self.hangup_cause: str | None = None
         self.hung_up = asyncio.Event()
         self.answered = False
@@ -86,7 +111,7 @@ class CallSession:
         name = event.headers.get("Event-Name")
         if name == EventName.DTMF:
             digit = event.headers.get("DTMF-Digit", "")
-            if digit in DIGITS:
+            if digit in DIGITS and not self._swallowed(digit):
                 self._digits.append(digit)
                 self._wake()
         elif name in (EventName.CHANNEL_HANGUP, EventName.CHANNEL_HANGUP_COMPLETE,
@@ -94,6 +119,14 @@ class CallSession:
             self._mark_hung_up(event.headers.get("Hangup-Cause", "NORMAL_CLEARING"))
         elif name == EventName.CHANNEL_ANSWER:
             self.answered = True
+
+    def _swallowed(self, digit: str) -> bool:
+        """The first key after a full-length entry: True (drop it) if it is a terminator in time."""
+        swallow, self._swallow = self._swallow, None
+        if swallow is None:
+            return False
+        terminators, deadline = swallow
+        return digit in terminators and asyncio.get_running_loop().time() <= deadline
 
     def _mark_hung_up(self, cause: str) -> None:
         if self.hangup_cause is None:
@@ -107,15 +140,20 @@ class CallSession:
             waiter.set_result(None)
 
     def _check_alive(self) -> None:
+        if self.hangup_cause is None:
+            cause = self.peer.hangup_cause(self.uuid)
+            if cause is not None:  # the router saw it; our lane has not yet
+                self._mark_hung_up(cause)
         if self.hangup_cause is not None:
             raise CallerHungUp(self.hangup_cause)
 
     # -- the vocabulary ------------------------------------------------------------------------
     async def execute(self, app: str, arg: str = "", *, timeout: float | None = None) -> Event:
-        """Run one dialplan application; a hangup during it raises :class:`CallerHungUp`."""
+        """Run one dialplan application; a hangup before or during it raises
+        :class:`CallerHungUp` (with the application's completion as ``result`` if it had one)."""
         self._check_alive()
         try:
-            return await self.peer.execute(self.uuid, app, arg, timeout=timeout,
+            done = await self.peer.execute(self.uuid, app, arg, timeout=timeout,
                                            outbound=self.outbound)
         except ChannelGone as exc:
             self._mark_hung_up(exc.cause or "NORMAL_CLEARING")
@@ -128,8 +166,16 @@ class CallSession:
                 self._mark_hung_up(self.peer.hangup_cause(self.uuid) or "NORMAL_CLEARING")
                 raise CallerHungUp(self.hangup_cause or "NORMAL_CLEARING") from None
             raise
+        # An application the hangup interrupted still completes (CHANNEL_HANGUP comes first).
+        try:
+            self._check_alive()
+        except CallerHungUp as exc:
+            exc.result = done
+            raise
+        return done
 
     async def answer(self) -> None:
+        self._check_alive()
         if not self.answered:
             await self.execute("answer")
             self.answered = True
@@ -138,13 +184,21 @@ class CallSession:
         """Forget keys pressed so far (before a prompt that must not see earlier presses)."""
         self._digits.clear()
 
+    async def _set_playback_terminators(self, value: str) -> None:
+        if self._playback_terminators != value:
+            await self.set_variable("playback_terminators", value)
+            self._playback_terminators = value
+
     async def play(self, media: str | Sequence[str], *, barge: bool = True) -> bool:
         """Play one file (or several in order). Returns True when a key interrupted it.
 
-        With ``barge`` a key pressed during the prompt stops it at once (the key stays buffered
-        for :meth:`read_digits`); without, keys are still buffered but the prompt plays on.
+        With ``barge`` a key pressed during the prompt (or already buffered) stops it at once
+        (the key stays buffered for :meth:`read_digits`); without, keys are still buffered but the
+        prompt plays on.
         """
+        self._check_alive()
         files = [media] if isinstance(media, str) else list(media)
+        await self._set_playback_terminators("none")
         for path in files:
             if barge and self._digits:
                 return True
@@ -153,20 +207,20 @@ class CallSession:
         return False
 
     async def _play_one(self, path: str, *, barge: bool) -> bool:
-        self._check_alive()
         playing = asyncio.ensure_future(self.execute("playback", path))
         if not barge:
             await playing
             return False
         pressed = asyncio.ensure_future(self._wait_digit())
         try:
-            done, _ = await asyncio.wait({playing, pressed}, return_when=asyncio.FIRST_COMPLETED)
-            if pressed in done and not playing.done():
+            await asyncio.wait({playing, pressed}, return_when=asyncio.FIRST_COMPLETED)
+            if (pressed.done() and not pressed.cancelled() and pressed.result()
+                    and not playing.done()):
                 with contextlib.suppress(CommandError, ConnectionLost, TimeoutError):
                     await self.peer.api("uuid_break", self.uuid, check=False)
-                await playing
+                await playing  # raises CallerHungUp if the caller has gone meanwhile
                 return True
-            await playing  # re-raise CallerHungUp
+            await playing  # raises CallerHungUp when the hangup ended the prompt
             return bool(self._digits)
         finally:
             pressed.cancel()
@@ -174,20 +228,22 @@ class CallSession:
                 playing.cancel()
 
     async def _wait_digit(self, timeout: float | None = None) -> bool:
-        """Wait until a key is buffered (True) or the timeout passes (False)."""
+        """Wait until a key is buffered (True); False on timeout or hangup."""
         if self._digits:
             return True
-        self._check_alive()
-        loop = asyncio.get_running_loop()
-        self._digit_waiter = loop.create_future()
+        if self.hangup_cause is not None:
+            return False
+        waiter = self._digit_waiter = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(timeout):
-                await self._digit_waiter
+                await waiter
         except TimeoutError:
             return False
         finally:
-            self._digit_waiter = None
-        self._check_alive()
+            # A cancelled barge watcher finishes later than the next waiter starts: never
+            # clear a waiter that is not ours.
+            if self._digit_waiter is waiter:
+                self._digit_waiter = None
         return bool(self._digits)
 
     async def read_digits(self, *, first_digit: float, inter_digit: float, max_digits: int,
@@ -197,33 +253,61 @@ class CallSession:
         Keys already buffered (pressed during the prompt) count as typed at once. The first key
         must come within ``first_digit`` seconds; each further key within ``inter_digit`` seconds
         of the previous one. A terminator ends the input and is not part of it; ``max_digits``
-        keys end it at once.
+        keys end it at once, and then a terminator pressed right after is swallowed (see the
+        module docstring).
         """
+        self._check_alive()
         digits = ""
         timeout = first_digit
         while True:
-            if not await self._wait_digit(timeout):
+            got = await self._wait_digit(timeout)
+            self._check_alive()
+            if not got:
                 return DigitResult(digits, "inter_digit" if digits else "first_digit")
             key = self._digits.popleft()
             if key in terminators:
                 return DigitResult(digits, "terminator", key)
             digits += key
             if len(digits) >= max_digits:
+                if terminators:
+                    self._swallow_after_max(terminators, inter_digit)
                 return DigitResult(digits, "max")
             timeout = inter_digit
 
+    def _swallow_after_max(self, terminators: str, inter_digit: float) -> None:
+        if self._digits:  # the next key is already here: drop it if it is a terminator
+            if self._digits[0] in terminators:
+                self._digits.popleft()
+            return
+        self._swallow = (terminators, asyncio.get_running_loop().time() + inter_digit)
+
     async def record(self, path: str, *, max_seconds: int, silence_seconds: int = 3,
                      terminators: str = "#") -> Event:
-        """Record the caller into ``path`` (FreeSWITCH's ``record`` application)."""
-        await self.set_variable("playback_terminators", terminators or "none")
-        return await self.execute("record", f"{path} {int(max_seconds)} 200 {int(silence_seconds)}")
+        """Record the caller into ``path`` (FreeSWITCH's ``record`` application).
+
+        Returns the application's completion (``variable_record_ms`` …). When the caller hangs up
+        while recording, :class:`CallerHungUp` carries that completion as ``result``.
+        """
+        self._check_alive()
+        await self._set_playback_terminators(terminators or "none")
+        return await self.execute(
+            "record", f"{cmd.literal(path)} {int(max_seconds)} 200 {int(silence_seconds)}")
 
     async def bridge(self, dial_string: str, *, timeout: float | None = None) -> BridgeResult:
-        """Bridge the caller to another endpoint; returns when the bridge ends or fails."""
-        done = await self.execute("bridge", dial_string, timeout=timeout)
+        """Bridge the caller to another endpoint; returns when the bridge ends or fails.
+
+        ``timeout`` is how long the other side may ring (FreeSWITCH's ``call_timeout``), not a
+        limit on the conversation.
+        """
+        self._check_alive()
+        if timeout is not None:
+            await self.set_variable("call_timeout", str(max(1, math.ceil(timeout))))
+        done = await self.execute("bridge", dial_string)
+        # originate_disposition is set by every bridge attempt; bridge_uuid is left over from
+        # any earlier bridge and says nothing about this one.
         cause = (done.variable("originate_disposition") or done.variable("DIALSTATUS")
                  or done.headers.get("Application-Response", ""))
-        answered = cause in ("SUCCESS", "ANSWER") or bool(done.variable("bridge_uuid"))
+        answered = cause in ("SUCCESS", "ANSWER")
         return BridgeResult(answered, cause or "UNKNOWN")
 
     async def transfer(self, destination: str, dialplan: str = "XML",
@@ -233,10 +317,12 @@ class CallSession:
                             f" {cmd.token(dialplan, 'dialplan')} {cmd.token(context, 'context')}")
 
     async def set_variable(self, name: str, value: str) -> None:
-        """Set a channel variable (the value may hold any text: it travels as a body if needed)."""
-        await self.execute("set", f"{cmd.variable_name(name)}={cmd.literal(value)}")
+        """Set a channel variable to exactly ``value`` (any text: newlines travel as a body;
+        ``$`` and ``\\`` are escaped for both of FreeSWITCH's expansions of a ``set``)."""
+        await self.execute("set", f"{cmd.variable_name(name)}={cmd.literal(cmd.literal(value))}")
 
     async def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
+        """Hang up with ``cause``; does nothing once the call has ended."""
         if self.hangup_cause is not None:
             return
         with contextlib.suppress(CommandError, ConnectionLost):
