@@ -30,6 +30,7 @@ from coreswitch.config import Config, ConfigError, load_config, parse_address
 from coreswitch.esl import AccessDenied, AuthenticationError, ConnectionLost, InboundClient
 from coreswitch.esl.outbound import OutboundServer
 from coreswitch.flows import FlowRegistry, LocalNotifier
+from coreswitch.flows.watch import watch_directories
 from coreswitch.http import build_server, calls_api, create_app
 from coreswitch.logs import setup_logging
 from coreswitch.media.cache import TtsCache
@@ -55,6 +56,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--config", type=Path, help="TOML configuration file (default: built-in)")
     parser.add_argument("--drain", type=float, default=30.0,
                         help="seconds calls in progress may take to finish on shutdown (30)")
+    parser.add_argument("--watch", action="store_true",
+                        help="development: republish flow files as they are saved "
+                             "(also [flows] watch = true)")
     parser.add_argument("--log-format", choices=("json", "text"), default="json")
     parser.add_argument("--log-level", default="info")
     parser.set_defaults(handler=run)
@@ -68,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"coreswitch serve: {exc}", file=sys.stderr)
         return 2
     try:
+        if args.watch:
+            config.flows.watch = True
         asyncio.run(_serve(config, drain=args.drain))
     except (AuthenticationError, AccessDenied) as exc:
         print(f"coreswitch serve: {exc}", file=sys.stderr)
@@ -101,6 +107,22 @@ async def _load_flows(config: Config, database: Database, renderer: TtsRenderer,
     return registry
 
 
+async def _start_sim(config: Config) -> SimSwitch | None:
+    if config.switch.kind != "sim":
+        return None
+    sim = SimSwitch(config.switch.host, config.switch.port, config.switch.password)
+    await sim.start()
+    log.info("simulated switch listening on %s:%s", config.switch.host, sim.port)
+    return sim
+
+
+def _deps(config: Config, renderer: TtsRenderer, settings: dict[str, object]) -> Deps:
+    """What every call shares: functions (plugins add theirs later), services, media."""
+    return Deps(FunctionRegistry(), LocalServices(), renderer,
+                recordings=RecordingStore(config.media.recordings_dir), settings=settings,
+                sounds_dir=config.media.sounds_dir, transfer_dial=config.switch.transfer_dial)
+
+
 async def _serve(config: Config, *, drain: float) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -114,18 +136,10 @@ async def _serve(config: Config, *, drain: float) -> None:
     settings = dict(config.flows.settings)
     registry = await _load_flows(config, database, renderer, settings)
 
-    sim: SimSwitch | None = None
-    if config.switch.kind == "sim":
-        sim = SimSwitch(config.switch.host, config.switch.port, config.switch.password)
-        await sim.start()
-        log.info("simulated switch listening on %s:%s", config.switch.host, sim.port)
-
-    deps = Deps(FunctionRegistry(), LocalServices(), renderer,
-                recordings=RecordingStore(config.media.recordings_dir), settings=settings,
-                sounds_dir=config.media.sounds_dir, transfer_dial=config.switch.transfer_dial)
+    sim = await _start_sim(config)
     recorder = CallRecorder(database)
     recorder.start()
-    on_call = CallService(registry, deps, recorder)
+    on_call = CallService(registry, _deps(config, renderer, settings), recorder)
 
     host, port = parse_address(config.switch.outbound_listen, "switch.outbound_listen")
     outbound = OutboundServer(on_call, host, port, event_format=config.switch.event_format,
@@ -145,6 +159,8 @@ async def _serve(config: Config, *, drain: float) -> None:
         app.state.database = database
         http = build_server(app, config.http.bind)
         http_task = asyncio.ensure_future(http.serve())
+        watcher = (asyncio.ensure_future(watch_directories(registry, _flow_directories(config)))
+                   if config.flows.watch else None)
         log.info("coreswitch ready: HTTP on %s", config.http.bind)
         stopped = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({http_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -152,6 +168,8 @@ async def _serve(config: Config, *, drain: float) -> None:
             http_task.result()  # re-raise a bind failure
         log.info("shutting down: draining calls for up to %.0f s", drain)
         http.should_exit = True
+        if watcher is not None:
+            watcher.cancel()
         await http_task
     finally:
         await outbound.close(drain=drain)
