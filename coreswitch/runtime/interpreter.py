@@ -202,6 +202,8 @@ class FlowRun:
         self.globals: dict[str, object] = {}
         self.settings: dict[str, object] = {}
         self._in_guard = False
+        #: True while the switch plays or records for this call (a guard must stop it).
+        self.media_busy = False
         self._ended: tuple[str, str | None] = ("hangup", None)
         #: Called when the flow starts waiting for keys (menu, collect, survey): lets a
         #: simulated caller answer each prompt in turn (``coreswitch call --dtmf``).
@@ -326,7 +328,9 @@ class FlowRun:
             if path is None:
                 continue
             entry = self.transcript.add("prompt", text=utt.text, lang=utt.lang, file=path)
+            self.media_busy = True
             barged = await self.channel.play(path, barge=barge)
+            self.media_busy = False  # left set when a guard cancels the prompt
             entry["barged"] = barged
             if barged:
                 return True
@@ -469,10 +473,18 @@ class FlowRun:
                             lambda: self._to_guard_state(guards["max_duration_pc"]))
 
     async def _stop_media(self) -> None:
+        """Stop what the switch still plays or records after a guard cancelled the op waiting
+        for it (cancelling our side of a ``playback`` does not stop the switch's)."""
+        if not self.media_busy:
+            return
+        self.media_busy = False
         stop = getattr(self.channel, "stop_media", None)
-        if stop is not None:
-            with contextlib.suppress(Exception):
+        peer = getattr(self.channel, "peer", None)
+        with contextlib.suppress(Exception):
+            if stop is not None:
                 await stop()
+            elif peer is not None:
+                await peer.api("uuid_break", f"{self.channel.uuid} all", check=False)
 
     async def _ops(self) -> None:
         while True:

@@ -154,8 +154,10 @@ async def _recording(run: FlowRun, step: Op, kind: Kind, box: str | None) -> tup
     began = run.elapsed()
     reason = "silence"
     try:
+        run.media_busy = True
         await run.channel.record(path, max_seconds=max_seconds, silence_seconds=silence,
                                  terminators=terminator)
+        run.media_busy = False
         if run.elapsed() - began >= max_seconds - 0.01:
             reason = "max"
     except CallerHungUp:
