@@ -316,8 +316,15 @@ class FlowRun:
                         self.version, self.frame.qualified(), self.now())
 
     def waiting_for_input(self) -> None:
+        self.caller_turn()
         if self.on_input is not None:
             self.on_input(self)
+
+    def caller_turn(self) -> None:
+        """The flow waits for the caller (keys, a recording, a queue): a guard action that
+        started earlier is over. Until then, running into a guard again ends the call — so a
+        loop of states that never waits cannot spin between a guard and its action."""
+        self._in_guard = False
 
     # -- prompts ------------------------------------------------------------------------------
     async def play(self, ref: Mapping[str, Any] | None, *, barge: bool = True,
@@ -379,7 +386,6 @@ class FlowRun:
             self._guard("max_visits", key,
                         lambda: self._to_guard_state(guards["max_visits_pc"]))
             return
-        self._in_guard = False
         self._position(name, 0)
         self.states_entered.append(key)
         self.transcript.add("state", state=key)
@@ -426,6 +432,7 @@ class FlowRun:
             outcome, cause = "hangup", "NORMAL_CLEARING"
             self.transcript.add("error", state=exc.state,
                                 message="a guard action ran into a guard again")
+            self.transcript.add("hangup", cause=cause, by="flow", state=exc.state)
             await self._hangup(cause)
         except (FlowFault, EvalError) as exc:
             outcome, cause = "fallback", None

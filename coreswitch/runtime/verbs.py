@@ -113,6 +113,7 @@ async def queue(run: FlowRun, step: Op, pc: int) -> int | None:
         callback_after=None if callback_after is None else _seconds(callback_after, 0.0))
     entry = run.transcript.add("queue", queue=request.queue, priority=request.priority,
                                skills=list(request.skills))
+    run.caller_turn()
     outcome = await run.deps.services.queue(run.call_info(), request)
     entry.update(result=outcome.result, reason=outcome.reason, agent=outcome.agent)
     if outcome.result in ("answered", "after"):
@@ -153,6 +154,7 @@ async def _recording(run: FlowRun, step: Op, kind: Kind, box: str | None) -> tup
     path = str(target.audio) if target is not None else f"{ident}.wav"
     began = run.elapsed()
     reason = "silence"
+    run.caller_turn()
     try:
         run.media_busy = True
         await run.channel.record(path, max_seconds=max_seconds, silence_seconds=silence,

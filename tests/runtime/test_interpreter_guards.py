@@ -3,6 +3,8 @@ a guard action that runs into a guard again ends the call."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.runtime.runtime_helpers import compile_flow, place_call
 
 LONG = "长" * 100  # 20 s of prompt
@@ -92,6 +94,76 @@ def test_the_flow_wide_max_visits_bounds_every_state() -> None:
     assert call.heard() == ["甲", "乙", "甲", "乙"]
     assert call.of("guard")[0]["state"] == "a"
     assert call.of("hangup")[-1]["cause"] == "USER_BUSY"
+
+
+def test_a_guard_action_that_runs_into_a_guard_again_ends_the_call() -> None:
+    ir = compile_flow("""
+        flow t:
+          start a
+          max_visits 1 -> out
+        state a:
+          say "甲"
+          goto a
+        state out:
+          goto a
+        """)
+    call = place_call(ir, call_limit=60)
+    assert call.outcome == "hangup"
+    assert [g["guard"] for g in call.of("guard")] == ["max_visits", "max_visits"]
+    assert "a guard action ran into a guard again" in call.of("error")[0]["message"]
+    assert call.heard() == ["甲"]
+    end = call.entries[-1]
+    assert (end["event"], end["by"], end["t"]) == ("hangup", "flow", 500)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("action", ["", 'say "乙"'])
+def test_a_state_guard_whose_action_leads_back_to_it_cannot_spin(action: str) -> None:
+    # the checker accepts the loop (a has a bound); its guard action leads straight back
+    ir = compile_flow(f"""
+        flow t:
+          start a
+        state a:
+          max_visits 1 -> out
+          say "甲"
+          goto a
+        state out:
+          {action}
+          goto a
+        """)
+    call = place_call(ir, call_limit=600)
+    assert call.outcome == "hangup"
+    assert len(call.of("guard")) == 2
+    assert call.entries[-1]["t"] < 5000  # not spinning until the caller gives up
+
+
+def test_a_guard_can_fire_again_after_the_caller_had_a_turn() -> None:
+    ir = compile_flow("""
+        flow t:
+          start m
+        state m:
+          max_visits 1 -> again
+          menu:
+            prompt "请按键"
+            key 1 -> m
+            noinput: say "没有"
+            nomatch: say "不对"
+            maxtries -> bye
+        state again:
+          menu:
+            prompt "再按一次"
+            key 1 -> m
+            noinput: say "没有"
+            nomatch: say "不对"
+            maxtries -> bye
+        state bye:
+          hangup
+        """)
+    call = place_call(ir, answers=["1", "1", "1"], hangup_when_done=True)
+    assert [g["guard"] for g in call.of("guard")] == ["max_visits"] * 3
+    assert not call.of("error")
+    assert call.outcome == "caller_hangup"
+
 
 
 def test_max_duration_stops_a_recording_and_its_action_is_heard_at_once() -> None:
