@@ -28,7 +28,7 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from coreswitch.media.recording import RecordingStore
@@ -47,6 +47,7 @@ log = logging.getLogger("coreswitch.flow")
 IR = dict[str, Any]
 Op = Mapping[str, Any]
 DEFAULT_TZ = "Asia/Shanghai"
+T = TypeVar("T")
 #: Functions whose result may show a sensitive value (the checker's W504 agrees).
 SAFE_FUNCTIONS = frozenset({"mask", "last4", "len"})
 
@@ -326,6 +327,24 @@ class FlowRun:
         loop of states that never waits cannot spin between a guard and its action."""
         self._in_guard = False
 
+    async def unless_hung_up(self, work: Awaitable[T]) -> T:
+        """Await ``work`` (a plugin function, a service) but give up on it as soon as the caller
+        hangs up: the run ends then, not when a slow CRM finally answers."""
+        hung_up = getattr(self.channel, "hung_up", None)
+        if not isinstance(hung_up, asyncio.Event):
+            return await work
+        task = asyncio.ensure_future(work)
+        gone = asyncio.ensure_future(hung_up.wait())
+        try:
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not task.done():
+                task.cancel()
+        if task.done() and not task.cancelled():
+            return task.result()
+        raise CallerHungUp(self.channel.hangup_cause or "NORMAL_CLEARING")
+
     # -- prompts ------------------------------------------------------------------------------
     async def play(self, ref: Mapping[str, Any] | None, *, barge: bool = True,
                    lang: str | None = None) -> bool:
@@ -594,8 +613,8 @@ async def _call(run: FlowRun, step: Op, pc: int) -> int | None:
     timeout_ms = step.get("timeout_ms") or declared.get("timeout_ms")
     began = run.elapsed()
     try:
-        value = await run.deps.functions.call(name, args, kwargs,
-                                              timeout_ms / 1000 if timeout_ms else None)
+        value = await run.unless_hung_up(run.deps.functions.call(
+            name, args, kwargs, timeout_ms / 1000 if timeout_ms else None))
     except FunctionFailed as exc:
         run.transcript.add("function", function=name, ok=False, reason=exc.reason,
                            ms=int((run.elapsed() - began) * 1000))

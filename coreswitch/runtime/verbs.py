@@ -196,9 +196,11 @@ async def work_order(run: FlowRun, step: Op, pc: int) -> int | None:
     fields = {name: run.eval(expr) for name, expr in step.get("fields", {}).items()}
     department, priority = run.arg(step, "department"), run.arg(step, "priority")
     try:
-        number = await run.deps.services.work_order(
+        number = await run.unless_hung_up(run.deps.services.work_order(
             run.call_info(), type=kind, department=None if department is None else str(department),
-            priority=None if priority is None else str(priority), fields=fields)
+            priority=None if priority is None else str(priority), fields=fields))
+    except CallerHungUp:
+        raise
     except Exception as exc:
         run.transcript.add("work_order", type=kind, ok=False, reason=_reason(exc))
         failure = _route(step, "failure")
@@ -222,7 +224,9 @@ def _reason(exc: Exception) -> str:
 async def sms(run: FlowRun, step: Op, pc: int) -> int | None:
     to, text = str(run.arg(step, "to", "")), str(run.arg(step, "text", ""))
     try:
-        await run.deps.services.sms(run.call_info(), to=to, text=text)
+        await run.unless_hung_up(run.deps.services.sms(run.call_info(), to=to, text=text))
+    except CallerHungUp:
+        raise
     except Exception as exc:
         run.transcript.add("sms", to=to, ok=False, reason=_reason(exc))
         failure = _route(step, "failure")
@@ -236,7 +240,10 @@ async def notify(run: FlowRun, step: Op, pc: int) -> int | None:
     channel = str(step["args"].get("channel"))
     to, text = str(run.arg(step, "to", "")), str(run.arg(step, "text", ""))
     try:
-        await run.deps.services.notify(run.call_info(), channel=channel, to=to, text=text)
+        await run.unless_hung_up(
+            run.deps.services.notify(run.call_info(), channel=channel, to=to, text=text))
+    except CallerHungUp:
+        raise
     except Exception as exc:
         run.transcript.add("notify", channel=channel, to=to, ok=False, reason=_reason(exc))
         failure = _route(step, "failure")
