@@ -31,7 +31,7 @@ from coreswitch.esl import AccessDenied, AuthenticationError, ConnectionLost, In
 from coreswitch.esl.outbound import OutboundServer
 from coreswitch.flows import FlowRegistry, LocalNotifier
 from coreswitch.flows.watch import watch_directories
-from coreswitch.http import build_server, calls_api, create_app
+from coreswitch.http import build_server, calls_api, create_app, sim_api
 from coreswitch.logs import setup_logging
 from coreswitch.media.cache import TtsCache
 from coreswitch.media.progress import ProgressBar
@@ -154,9 +154,11 @@ async def _serve(config: Config, *, drain: float) -> None:
         log.info("outbound socket listening on %s:%s", host, outbound.port)
         await client.start()
         app = create_app(registry, token=config.http.admin_token,
-                         extra_routes=calls_api.routes)
+                         extra_routes=[*calls_api.routes, *sim_api.routes])
         app.state.calls = on_call
         app.state.database = database
+        app.state.sim = sim
+        app.state.outbound_address = f"{_local(host)}:{outbound.port}"
         http = build_server(app, config.http.bind)
         http_task = asyncio.ensure_future(http.serve())
         watcher = (asyncio.ensure_future(watch_directories(registry, _flow_directories(config)))
@@ -181,6 +183,11 @@ async def _serve(config: Config, *, drain: float) -> None:
             registry.close()
         _close_cache(cache)
         await database.close()
+
+
+def _local(host: str) -> str:
+    """An address to reach a listener bound to ``host`` from this machine."""
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
 
 
 def _close_cache(cache: TtsCache) -> None:

@@ -1,4 +1,5 @@
-"""`coreswitch serve` as a process: starts on a config, answers /healthz, stops on SIGTERM."""
+"""`coreswitch serve` as a process: starts on a config, answers /healthz, runs a simulated call
+through the 95598 flow (POST /api/sim/calls), stops on SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,6 +35,28 @@ def _wait_for_health(port: int, proc: subprocess.Popen[str], deadline: float) ->
         except OSError:
             time.sleep(0.1)  # polling a starting process, bounded by the deadline
     raise AssertionError("serve did not answer /healthz within the deadline")
+
+
+def _api(port: int, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "Bearer test-token", "Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return dict(json.load(resp))
+
+
+def _simulated_call(port: int, body: dict[str, object]) -> dict[str, Any]:
+    """Place a call in serve's embedded simulator; its record once it has ended."""
+    uuid = _api(port, "/api/sim/calls", body)["uuid"]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return _api(port, f"/api/calls/{uuid}")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.2)  # the call is still running: poll, bounded by the deadline
 
 
 def test_serve_starts_answers_healthz_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -66,6 +91,15 @@ directories = ["{REPO / 'examples' / 'flows'}"]
         health = _wait_for_health(http_port, proc, time.monotonic() + 60)
         assert health["status"] == "ok"
         assert health["flows"] == 3  # the three example flows were published at start-up
+        record = _simulated_call(http_port, {
+            "ani": "13800138000", "dnis": "95598",
+            "caller": "press 2 on prompt 3 after 0.5; press 1 next prompt after 0.5; "
+                      "press 03 next prompt after 0.5; hangup next prompt after 0.5"})
+        states = [e["state"] for e in record["transcript"] if e["event"] == "state"]
+        assert states == ["welcome", "main_menu", "repair", "repair_area"]
+        assert record["flow"] == "utility_95598"
+        orders = [e for e in record["transcript"] if e["event"] == "work_order"]
+        assert orders[0]["fields"]["area"] == "03"
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
     finally:
