@@ -28,10 +28,10 @@ MASK = "***"
 
 
 def plain(value: object) -> Any:  # noqa: PLR0911  # one case per kind of value
-    """A flow value as JSON data (decimals as text, times as ISO text)."""
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    if isinstance(value, Decimal | float):
+    """A flow value as JSON data (decimals as text, times as ISO text, floats as numbers)."""
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value  # floats are measurements (seconds): JSON numbers
+    if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.timedelta):
         return f"{int(value.total_seconds() * 1000)}ms"

@@ -225,3 +225,9 @@ def test_a_plugin_verb_without_a_provider_takes_its_failure_route() -> None:
     assert "fax" in call.of("error")[0]["message"]
     assert "传真不可用" in call.heard()
     assert call.outcome == "hangup"
+
+
+def test_recording_seconds_are_json_numbers() -> None:
+    call = place_call(RECORD, caller=[press("#", after=3.0)])
+    line = next(json.loads(x) for x in call.result.transcript.lines() if '"record"' in x)
+    assert line["seconds"] == 3.0
