@@ -87,7 +87,7 @@ def test_tests_become_plain_data_for_the_runner() -> None:
     json.dumps(data, ensure_ascii=False)  # serialisable
     steps = data["steps"]
     assert isinstance(steps, list)
-    assert steps[0] == {"step": "caller", "ani": "13800000001", "dnis": "95555", "line": 148}
+    assert steps[0] == {"step": "caller", "ani": "13800000001", "dnis": "95555", "line": 149}
     mock = steps[2]
     assert mock["step"] == "mock"
     assert mock["function"] == "crm.caller_profile"
