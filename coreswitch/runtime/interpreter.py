@@ -206,6 +206,7 @@ class FlowRun:
         #: True while the switch plays or records for this call (a guard must stop it).
         self.media_busy = False
         self._ended: tuple[str, str | None] = ("hangup", None)
+        self._guard_timer: tuple[asyncio.Timeout, float | None] | None = None
         #: Called when the flow starts waiting for keys (menu, collect, survey): lets a
         #: simulated caller answer each prompt in turn (``coreswitch call --dtmf``).
         self.on_input: Callable[[FlowRun], None] | None = None
@@ -486,6 +487,7 @@ class FlowRun:
         while True:
             try:
                 async with asyncio.timeout_at(deadline) as cm:
+                    self._guard_timer = (cm, deadline)
                     await self._ops()
                 return
             except _End:
@@ -497,6 +499,20 @@ class FlowRun:
                 await self._stop_media()
                 self._guard("max_duration", self.frame.qualified(),
                             lambda: self._to_guard_state(guards["max_duration_pc"]))
+
+    @contextlib.contextmanager
+    def conversation(self) -> Iterator[None]:
+        """While the caller talks to a person (a bridged transfer), ``max_duration`` waits:
+        the guard ends IVR time, never a conversation. It fires afterwards if it is due."""
+        cm, deadline = self._guard_timer or (None, None)
+        if cm is None or deadline is None:
+            yield
+            return
+        cm.reschedule(None)
+        try:
+            yield
+        finally:
+            cm.reschedule(max(deadline, self._loop_time()))
 
     async def _stop_media(self) -> None:
         """Stop what the switch still plays or records after a guard cancelled the op waiting

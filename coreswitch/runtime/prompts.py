@@ -1,7 +1,6 @@
 """Prompts as a call hears them: a flow's prompt references resolved to text and files.
 
-A catalogue prompt with both a text and a ``file`` plays the recording when the file exists and
-speaks the text otherwise. A prompt reference in the IR is ``{"prompt": NAME}`` (the catalogue, in the call's language),
+A prompt reference in the IR is ``{"prompt": NAME}`` (the catalogue, in the call's language),
 ``{"text": EXPR}`` (a spoken template) or ``{"file": PATH}`` (an audio file). :class:`PromptBook`
 turns one into :class:`Utterance` objects: what is said (``text``, for the transcript and the
 ``heard`` expectations of flow tests), what the TTS engine reads (``spoken``: placeholders with
@@ -11,7 +10,8 @@ Files are made by a :class:`Renderer`: :class:`TtsRenderer` renders text through
 (on its worker thread, never on the event loop); :class:`VirtualRenderer` only names a file and
 tells the simulated switch how long it lasts — flow tests and ``coreswitch call`` need no speech
 engine. :func:`static_texts` lists every text of a flow that can be rendered before a call (the
-pre-render on publish).
+pre-render on publish). A catalogue prompt with both a text and a ``file`` plays the recording
+when the file exists and speaks the text otherwise.
 """
 
 from __future__ import annotations

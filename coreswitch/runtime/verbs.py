@@ -87,13 +87,19 @@ async def transfer(run: FlowRun, step: Op, pc: int) -> int | None:
     if caller_id:
         await run.channel.set_variable("effective_caller_id_number", str(caller_id))
     timeout = _seconds(run.arg(step, "timeout"), 30.0)
-    await run.channel.set_variable("call_timeout", str(int(timeout)))
-    await run.channel.set_variable("hangup_after_bridge", "true")
     dial = to if "/" in to else run.deps.transfer_dial.format(to=to)
-    result = await run.channel.bridge(dial, timeout=timeout + 30)
-    run.transcript.add("transfer", to=to, ok=result.answered, reason=result.cause)
-    if result.answered:
-        run.end("transfer", "NORMAL_CLEARING")
+    try:
+        with run.conversation():
+            result = await run.channel.bridge(dial, timeout=timeout)
+            run.transcript.add("transfer", to=to, ok=result.answered, reason=result.cause)
+            if result.answered:  # the conversation is over: the call ends with it
+                run.transcript.add("hangup", cause="NORMAL_CLEARING", by="flow",
+                                   state=run.frame.qualified())
+                await run.channel.hangup("NORMAL_CLEARING")
+                run.end("transfer", "NORMAL_CLEARING")
+    except CallerHungUp:
+        run.transcript.add("transfer", to=to, ok=None, reason="caller hung up")
+        raise
     return pc + 1 if failure is None else failure
 
 

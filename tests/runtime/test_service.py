@@ -218,3 +218,47 @@ def test_call_records_are_written_in_batches_and_survive_a_database_hiccup(
         return recorder.written, count
 
     assert asyncio.run(scenario()) == (3, 3)
+
+
+def test_max_duration_waits_for_a_transfer_conversation_to_end(tmp_path: Path) -> None:
+    """The guard ends IVR time, never a conversation with a person."""
+    import dsl
+
+    source = """\
+flow duty:
+  dnis "95598"
+  start hello
+  max_duration 1m -> too_long
+
+state hello:
+  say "正在为您转接。"
+  transfer "1001" timeout=20s failure -> busy
+
+state busy:
+  say "值班人员正忙。"
+  hangup
+
+state too_long:
+  say "通话时间过长。"
+  hangup
+"""
+    ir, diags = dsl.compile_source(source)
+    assert ir is not None, diags
+
+    async def scenario() -> tuple[list[dict[str, Any]], float]:
+        from coreswitch.runtime.harness import SimHarness
+
+        async with SimHarness() as h:
+            h.switch.add_agent("1001", answer_after=2, talk_time=120)  # a 2-minute conversation
+            deps = Deps(FunctionRegistry(), LocalServices(), h.virtual_renderer())
+            result = await h.call(ir, deps, dnis="95598")
+            return result.transcript.entries, asyncio.get_running_loop().time()
+
+    entries, _ = run(scenario())
+    kinds = [e["event"] for e in entries]
+    assert "guard" not in kinds
+    transfer = next(e for e in entries if e["event"] == "transfer")
+    assert transfer["ok"] is True
+    assert transfer["t"] > 120_000  # the 2-minute conversation outlasted the 1-minute guard
+    assert all(e.get("text") != "通话时间过长。" for e in entries)
+    assert entries[-1]["event"] == "hangup"
