@@ -163,10 +163,13 @@ async def _recording(run: FlowRun, step: Op, kind: Kind, box: str | None) -> tup
     run.caller_turn()
     try:
         run.media_busy = True
-        await run.channel.record(path, max_seconds=max_seconds, silence_seconds=silence,
-                                 terminators=terminator)
+        done = await run.channel.record(path, max_seconds=max_seconds,
+                                        silence_seconds=silence, terminators=terminator)
         run.media_busy = False
-        if run.elapsed() - began >= max_seconds - 0.01:
+        used = getattr(done, "variable", lambda _name: None)("playback_terminator_used")
+        if used and used in terminator:
+            reason = "terminator"
+        elif run.elapsed() - began >= max_seconds - 0.01:
             reason = "max"
     except CallerHungUp:
         reason = "hangup"

@@ -189,7 +189,7 @@ def test_record_and_voicemail_write_metadata_and_bind_the_recording(tmp_path: Pa
     by_kind = {m["kind"]: m for m in metas.values()}
     assert by_kind["record"]["id"] == rec["recording"]
     assert by_kind["record"]["state"] == "rec"
-    assert by_kind["record"]["reason"] == rec["reason"]
+    assert by_kind["record"]["reason"] == rec["reason"] == "terminator"  # the caller's '#'
     assert by_kind["voicemail"]["mailbox"] == "95598-留言"
     assert by_kind["voicemail"]["reason"] == "max"
     assert by_kind["voicemail"]["duration"] == pytest.approx(10.0, abs=0.1)

@@ -301,6 +301,7 @@ async def record(core: SwitchCore, ch: Channel, arg: str) -> str:
             digit = ch.take_dtmf()
             if digit is not None and digit in terminators:
                 cause = "success-terminated"
+                ch.variables.set("playback_terminator_used", digit)
                 break
             continue
         if status != "done":
