@@ -163,6 +163,8 @@ async def _recording(run: FlowRun, step: Op, kind: Kind, box: str | None) -> tup
     run.caller_turn()
     try:
         run.media_busy = True
+        # the channel keeps the last terminator used: clear it, so it says this recording's
+        await run.channel.set_variable("playback_terminator_used", "")
         done = await run.channel.record(path, max_seconds=max_seconds,
                                         silence_seconds=silence, terminators=terminator)
         run.media_busy = False
