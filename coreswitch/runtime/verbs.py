@@ -15,8 +15,8 @@ import contextlib
 import datetime as dt
 import logging
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 
 from coreswitch.media.errors import RecordingError
 from coreswitch.media.recording import Kind
@@ -25,6 +25,7 @@ from coreswitch.runtime.services import QueueRequest, ServiceFailed
 from coreswitch.runtime.session import CallerHungUp
 
 log = logging.getLogger("coreswitch.flow")
+T = TypeVar("T")
 
 #: What a transfer target may contain: numbers, extensions, SIP-ish user@host.
 _DIAL_TARGET = re.compile(r"[0-9A-Za-z_.@+*#-]{1,64}")
@@ -201,21 +202,38 @@ async def voicemail(run: FlowRun, step: Op, pc: int) -> int | None:
     return pc + 1
 
 
+class _Refused(Exception):
+    """A service said no: the verb's failure route (or the next statement) follows."""
+
+
+async def _service(run: FlowRun, step: Op, work: Awaitable[T], **shown: object) -> T:
+    """Run a service call for a verb; on failure write the transcript entry and raise
+    :class:`_Refused`. A caller hanging up meanwhile cancels the work and ends the run."""
+    try:
+        return await run.unless_hung_up(work)
+    except CallerHungUp:
+        raise
+    except Exception as exc:
+        run.transcript.add(str(step["op"]), **shown, ok=False, reason=_reason(exc))
+        raise _Refused from exc
+
+
+def _failure(step: Op, pc: int) -> int:
+    failure = _route(step, "failure")
+    return pc + 1 if failure is None else failure
+
+
 @op("work_order")
 async def work_order(run: FlowRun, step: Op, pc: int) -> int | None:
     kind = str(run.arg(step, "type"))
     fields = {name: run.eval(expr) for name, expr in step.get("fields", {}).items()}
     department, priority = run.arg(step, "department"), run.arg(step, "priority")
     try:
-        number = await run.unless_hung_up(run.deps.services.work_order(
+        number = await _service(run, step, run.deps.services.work_order(
             run.call_info(), type=kind, department=None if department is None else str(department),
-            priority=None if priority is None else str(priority), fields=fields))
-    except CallerHungUp:
-        raise
-    except Exception as exc:
-        run.transcript.add("work_order", type=kind, ok=False, reason=_reason(exc))
-        failure = _route(step, "failure")
-        return pc + 1 if failure is None else failure
+            priority=None if priority is None else str(priority), fields=fields), type=kind)
+    except _Refused:
+        return _failure(step, pc)
     run.transcript.add("work_order", type=kind, number=number, department=department,
                        fields={k: run.shown(k, v, step["fields"][k]) for k, v in fields.items()})
     into = step["args"].get("into")
@@ -235,13 +253,9 @@ def _reason(exc: Exception) -> str:
 async def sms(run: FlowRun, step: Op, pc: int) -> int | None:
     to, text = str(run.arg(step, "to", "")), str(run.arg(step, "text", ""))
     try:
-        await run.unless_hung_up(run.deps.services.sms(run.call_info(), to=to, text=text))
-    except CallerHungUp:
-        raise
-    except Exception as exc:
-        run.transcript.add("sms", to=to, ok=False, reason=_reason(exc))
-        failure = _route(step, "failure")
-        return pc + 1 if failure is None else failure
+        await _service(run, step, run.deps.services.sms(run.call_info(), to=to, text=text), to=to)
+    except _Refused:
+        return _failure(step, pc)
     run.transcript.add("sms", to=to, text=text, ok=True)
     return pc + 1
 
@@ -251,14 +265,10 @@ async def notify(run: FlowRun, step: Op, pc: int) -> int | None:
     channel = str(step["args"].get("channel"))
     to, text = str(run.arg(step, "to", "")), str(run.arg(step, "text", ""))
     try:
-        await run.unless_hung_up(
-            run.deps.services.notify(run.call_info(), channel=channel, to=to, text=text))
-    except CallerHungUp:
-        raise
-    except Exception as exc:
-        run.transcript.add("notify", channel=channel, to=to, ok=False, reason=_reason(exc))
-        failure = _route(step, "failure")
-        return pc + 1 if failure is None else failure
+        await _service(run, step, run.deps.services.notify(
+            run.call_info(), channel=channel, to=to, text=text), channel=channel, to=to)
+    except _Refused:
+        return _failure(step, pc)
     run.transcript.add("notify", channel=channel, to=to, text=text, ok=True)
     return pc + 1
 
@@ -269,5 +279,4 @@ async def plugin_verb(run: FlowRun, step: Op, pc: int) -> int | None:
     run.transcript.add("error", state=run.frame.qualified(),
                        message=f"verb {step['op']!r} of plugin {step.get('plugin')!r} "
                                "is not available")
-    failure = _route(step, "failure")
-    return pc + 1 if failure is None else failure
+    return _failure(step, pc)
