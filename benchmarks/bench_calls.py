@@ -1,0 +1,215 @@
+"""Calls: setups/s, DTMF→media p99, concurrent calls and memory of coreswitch serve on 95598.
+
+Two processes on loopback: the simulated switch (``calls/loadsim.py``) and ``coreswitch serve``
+(``[switch] kind = "freeswitch"`` pointed at it). The switch places calls into serve's outbound
+socket (``socket <addr> async full``), serve runs ``examples/flows/95598.flow`` on each. Phases:
+
+1. **warm-up** — a few calls (first-call costs out of the figures);
+2. **hold** — ``--hold`` calls placed at ``--hold-rate``; every caller stays in the main-menu
+   prompt (the call's 3rd media file lasts an hour). At the plateau: serve's RSS growth over
+   the pre-hold baseline ÷ the calls serve reports live (``GET /api/calls/live``) = memory per
+   active call; the calls are held ``--hold-time`` seconds, checked still live, then hung up;
+3. **rate** — ``--rate`` calls/s for ``--duration`` s, each caller: main menu → 2 (fault menu) →
+   1 (district code) → hangs up. Sustained setups/s = calls set up ÷ (last setup − first call
+   placed); DTMF → next media command latency measured on the switch side (see loadsim.py).
+
+Every call must end as its caller ended it, with serve's call record written (read from serve's
+database after it stopped). The last line::
+
+    calls: <setups/s> setups/s sustained, p99 <ms> ms, peak <n> concurrent, <KiB> KiB/call
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from calls.harness import (
+    REPO,
+    BenchError,
+    Rig,
+    call_records,
+    cpu_seconds,
+    progress,
+    rss_kib,
+)
+
+#: main menu (prompt 3) → 2: fault menu → 1: district code prompt → the caller hangs up.
+RATE_SCRIPT = ("press 2 on prompt 3 after 0.5; press 1 next prompt after 0.5; "
+               "hangup next prompt after 0.5")
+HOLD_PROMPT = 3  # the main-menu prompt: greeting, welcome, main menu
+
+
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _fmt(x: float, digits: int = 1) -> str:
+    return "nan" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _live(rig: Rig) -> int:
+    return len(rig.get("/api/calls/live", timeout=30.0)["calls"])
+
+
+def run(args: argparse.Namespace, workdir: Path) -> int:
+    tts = Path(args.tts_cache) if args.tts_cache else workdir / "tts"
+    rig = Rig(workdir, flow_dirs=[REPO / "examples" / "flows"], tts_cache=tts,
+              speed=args.speed, file_seconds=args.file_seconds,
+              phase_timeout=args.phase_timeout)
+    problems: list[str] = []
+    placed: list[str] = []
+    with rig:
+        progress(f"starting serve and the simulated switch (load {_load()})...")
+        t = time.monotonic()
+        rig.start()
+        progress(f"  ready in {time.monotonic() - t:.1f} s")
+
+        warm = rig.phase({"cmd": "place", "calls": args.warmup, "rate": 20,
+                          "script": RATE_SCRIPT, "uuids": True, "ani": 13700000000})
+        placed += warm["uuids"]
+        if warm["ok"] != args.warmup:
+            problems.append(f"warm-up: {warm['ok']}/{args.warmup} calls ok {warm['causes']}")
+        time.sleep(1.0)  # let the last records and sockets settle before the baseline
+
+        peak = 0
+        kib_per_call = float("nan")
+        if args.hold:
+            base_rss = rss_kib(rig.serve_pid)
+            cpu0 = cpu_seconds(rig.serve_pid)
+            progress(f"hold: placing {args.hold} calls at {args.hold_rate:g}/s "
+                     f"(load {_load()})...")
+            hold = rig.phase({"cmd": "place", "calls": args.hold, "rate": args.hold_rate,
+                              "hold_prompt": HOLD_PROMPT, "uuids": True,
+                              "ani": 13800000000})
+            placed += hold["uuids"]
+            time.sleep(2.0)  # the plateau: nothing new arrives
+            live = _live(rig)
+            plateau_rss = rss_kib(rig.serve_pid)
+            kib_per_call = (plateau_rss - base_rss) / live if live else float("nan")
+            progress(f"  held {hold['held']} (serve live {live}); setup p99 "
+                     f"{_fmt(hold['setup_p99_ms'])} ms; serve RSS {base_rss / 1024:.1f} → "
+                     f"{plateau_rss / 1024:.1f} MiB; {hold['causes']}")
+            time.sleep(args.hold_time)
+            still = _live(rig)
+            rss_end = rss_kib(rig.serve_pid)
+            cpu1 = cpu_seconds(rig.serve_pid)
+            progress(f"  after {args.hold_time:g} s: serve live {still}, RSS "
+                     f"{rss_end / 1024:.1f} MiB; serve CPU {cpu1 - cpu0:.1f} s for the "
+                     f"ramp + hold (load {_load()})")
+            peak = min(live, still)
+            if hold["held"] != args.hold or still != args.hold:
+                problems.append(f"hold: {hold['held']} held, {still} still live after "
+                                f"{args.hold_time:g} s, of {args.hold} ({hold['causes']})")
+            hung = rig.phase({"cmd": "hangup"})
+            if hung["left"]:
+                problems.append(f"hold: {hung['left']} calls not ended after the hangup")
+            time.sleep(1.0)
+
+        progress(f"rate: {args.rate:g} calls/s for {args.duration:g} s "
+                 f"(load {_load()})...")
+        n = int(args.rate * args.duration)
+        cpu0 = cpu_seconds(rig.serve_pid)
+        wall0 = time.monotonic()
+        rated = rig.phase({"cmd": "place", "calls": n, "rate": args.rate,
+                           "script": RATE_SCRIPT, "uuids": True, "ani": 13900000000})
+        serve_cpu = cpu_seconds(rig.serve_pid) - cpu0
+        wall = time.monotonic() - wall0
+        placed += rated["uuids"]
+        setups = rated["set_up"] / rated["setup_span_s"] if rated["setup_span_s"] > 0 else 0.0
+        peak = max(peak, int(rated["peak_channels"]))
+        progress(f"  {rated['set_up']}/{n} set up in {rated['setup_span_s']:.2f} s "
+                 f"(placing took {rated['placing_s']:.2f} s, late p99 "
+                 f"{_fmt(rated['placing_late_p99_ms'])} ms); setup p50/p99 "
+                 f"{_fmt(rated['setup_p50_ms'])}/{_fmt(rated['setup_p99_ms'])} ms; "
+                 f"{rated['ok']} ok {rated['causes']}; peak {rated['peak_channels']} up; "
+                 f"sim loop lag p99 {_fmt(rated['sim_lag_p99_ms'])} ms")
+        progress(f"  serve CPU {serve_cpu:.1f} s over {wall:.1f} s "
+                 f"({serve_cpu / max(1, n) * 1e3:.2f} ms/call); load {_load()}")
+        if rated["ok"] != n:
+            problems.append(f"rate: {n - rated['ok']} of {n} calls failed {rated['causes']}")
+        if rated["timed_out"]:
+            problems.append("rate: calls still running at the phase timeout")
+
+        code = rig.stop_serve()
+        if code != 0:
+            problems.append(f"serve exited {code}: {rig.serve_tail(600)}")
+    records = call_records(rig.db_path)
+    missing = [u for u in placed if u not in records]
+    wrong = [u for u in placed if u in records and records[u]["flow"] != "utility_95598"]
+    if missing:
+        problems.append(f"{len(missing)} of {len(placed)} calls have no call record")
+    if wrong:
+        problems.append(f"{len(wrong)} call records name another flow")
+
+    p50, p99 = rated["dtmf_p50_ms"], rated["dtmf_p99_ms"]
+    print(f"# 95598 flow, rate phase: {n} calls at {args.rate:g}/s, {rated['dtmf_samples']} "
+          f"DTMF samples, DTMF→media p50 {_fmt(p50)} ms, p99 {_fmt(p99)} ms, max "
+          f"{_fmt(rated['dtmf_max_ms'])} ms; setup p50 {_fmt(rated['setup_p50_ms'])} ms, p99 "
+          f"{_fmt(rated['setup_p99_ms'])} ms; hold phase {args.hold} calls; speed "
+          f"{args.speed:g}, media files {args.file_seconds:g} s; {os.cpu_count()} CPUs, "
+          f"load {_load()}")
+    for problem in problems:
+        print(f"# FAILED: {problem}")
+    print(f"calls: {setups:.0f} setups/s sustained, p99 {_fmt(p99)} ms, peak {peak} concurrent, "
+          f"{_fmt(kib_per_call)} KiB/call")
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "not met"
+
+    met = [f"setups/s >= 98% of {args.rate:g} offered: {verdict(setups >= 0.98 * args.rate)}",
+           f"p99 < 50 ms: {verdict(p99 < 50)}",
+           f"{args.hold} concurrent held: {verdict(bool(args.hold) and peak >= args.hold)}",
+           f"every call correct: {'yes' if not problems else 'no'}"]
+    print("# targets: " + "; ".join(met))
+    return 1 if problems else 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="coreswitch bench calls",
+        description="Call setups/s, DTMF→media latency, concurrent calls and memory per call "
+                    "of coreswitch serve running the 95598 flow, driven over ESL by the "
+                    "simulated switch in its own process.")
+    parser.add_argument("--rate", type=float, default=250.0, help="calls/s offered (250)")
+    parser.add_argument("--duration", type=float, default=20.0,
+                        help="seconds of calls at --rate (20)")
+    parser.add_argument("--hold", type=int, default=2000,
+                        help="calls held at once (2000; 0: skip the hold phase)")
+    parser.add_argument("--hold-rate", type=float, default=200.0,
+                        help="calls/s while ramping up the held calls (200)")
+    parser.add_argument("--hold-time", type=float, default=10.0,
+                        help="seconds the held calls stay up at the plateau (10)")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up calls (20)")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="switch seconds per real second (1: real time)")
+    parser.add_argument("--file-seconds", type=float, default=2.0,
+                        help="length of each prompt file in switch seconds (2)")
+    parser.add_argument("--phase-timeout", type=float, default=180.0,
+                        help="seconds a phase may take after its last call is placed (180)")
+    parser.add_argument("--tts-cache", default="",
+                        help="TTS cache directory (default: fresh, rendered at start-up)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 40 calls/s for 2 s, 50 held for 1 s")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rate, args.duration, args.hold, args.hold_rate, args.hold_time = 40, 2, 50, 50, 1
+        args.warmup = 5
+    if args.rate <= 0 or args.duration <= 0 or args.hold < 0 or args.hold_rate <= 0:
+        parser.error("--rate, --duration and --hold-rate must be positive, --hold >= 0")
+    with tempfile.TemporaryDirectory(prefix="coreswitch-bench-calls-") as tmp:
+        try:
+            return run(args, Path(tmp))
+        except BenchError as exc:
+            print(f"calls: {exc}", file=sys.stderr)
+            return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
