@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coreswitch.esl import Event, Frame, FrameParser, ProtocolError
-from coreswitch.esl.event import unquote_text
+from coreswitch.esl.event import _plain_headers_careful, _plain_headers_json, unquote_text
 from coreswitch.esl.outbound import channel_data_from_connect
 
 from .captures import read_capture
@@ -279,6 +279,74 @@ def test_fast_and_careful_plain_paths_agree_on_unencoded_separators() -> None:
     event = Event.from_plain(b"Event-Name: X\nA: b: c\nD:e\n\n")
     assert event["A"] == "b: c"
     assert event["D"] == "e"
+
+
+# -- the JSON-rewrite path of the plain decoder ---------------------------------------------------
+
+def test_real_plain_events_take_the_json_rewrite_path() -> None:
+    """Every FreeSWITCH plain event decodes on the fast path (with or without a body)."""
+    bodies = [f.body for f in frames("inbound-plain.recv") + frames("outbound-session.recv")
+              if f.content_type == "text/event-plain"]
+    assert bodies
+    for body in bodies:
+        head = body.partition(b"\n\n")[0]
+        decoded = _plain_headers_json(head)
+        assert decoded is not None, head[:200]
+        assert decoded == _plain_headers_careful(head.decode())
+
+
+@pytest.mark.parametrize("head", [
+    b"Event-Name: X\nA: b: c",  # unencoded separator in a value
+    b"Event-Name: X\nD:e",  # no space after the colon
+    b"Event-Name: X\nA : b",  # space before the colon
+    b"Event-Name: X\nA: b c",  # raw space in a value
+    b"Event-Name: X\n\nA: b",  # an empty line
+    b"Event-Name: X\nA: %4",  # a cut escape
+    b"Event-Name: X\nA: %zz",  # not an escape
+    b'Event-Name: X\nA: "quoted"',  # raw quote
+    b"Event-Name: X\nA: back\\slash",  # raw backslash
+    b"Event-Name: X\nA: \xe5\xbc\xa0",  # raw UTF-8
+    b"Event-Name: X\nA: tab\there",  # a raw control character
+    b"Event-Name: X\nno colon at all\nB: x: y",  # counts that would cancel out
+    b"Event-Name: X\nvariable_a%41: 1",  # names are not URL-encoded: keep "%41" as is
+    b"Event-Name: X\n::x",  # an empty name
+])
+def test_blocks_not_written_by_freeswitch_leave_the_json_path(head: bytes) -> None:
+    assert _plain_headers_json(head) is None
+
+
+def test_json_path_escapes_duplicates_and_utf8() -> None:
+    head = (b"Event-Name: X\nA: %E5%BC%A0%20%41%3a%25%2541%22%5C%0A\nB: \nA: %ff\n"
+            b"C: ARRAY%3A%3A1%7C%3A2\nA: last")
+    headers, duplicates = _plain_headers_json(head) or ({}, None)
+    assert headers == {"Event-Name": "X", "A": "last", "B": "", "C": "ARRAY::1|:2"}
+    assert list(headers) == ["Event-Name", "A", "B", "C"]
+    assert duplicates == {"A": ['\u5f20 A:%%41"\\\n', "\ufffd"]}
+    assert (headers, duplicates) == _plain_headers_careful(head.decode())
+
+
+block_pieces = st.lists(st.sampled_from(
+    ["Event-Name", "A", "b", "-", ":", " ", ": ", "\n", "%", "%3A", "%20", "%0A", "%E5%BC%A0",
+     "%e5", "%C3", "%ff", "%25", "%4", '"', "\\", "\t", "\u00e9", "ARRAY::", "::", "\nA: ",
+     "\nA::"]), max_size=30)
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True)
+@given(pieces=block_pieces)
+def test_json_path_equals_the_careful_path_whenever_it_answers(pieces: list[str]) -> None:
+    head = "".join(pieces).encode()
+    decoded = _plain_headers_json(head)
+    if decoded is not None:
+        assert decoded == _plain_headers_careful(head.decode())
+        assert list(decoded[0]) == list(_plain_headers_careful(head.decode())[0])
+
+
+def test_from_plain_with_and_without_a_trailing_blank_line() -> None:
+    with_body = Event.from_plain(b"Event-Name: X\nContent-Length: 4\n\nab\n\n")
+    assert with_body.body == "ab\n\n"
+    assert Event.from_plain(b"Event-Name: X\nA: 1\n\n") == Event({"Event-Name": "X", "A": "1"})
+    # A blank line inside the block ends the headers; the rest is not headers.
+    assert Event.from_plain(b"Event-Name: X\n\nA: 1\n\n") == Event({"Event-Name": "X"})
 
 
 # -- properties ----------------------------------------------------------------------------------
