@@ -7,14 +7,20 @@
                                            completions) └─▶ global lane (no Unique-ID)
 
 * The **router** is one task. It decodes each frame into an :class:`Event`, lets the completion
-  hooks (bgapi jobs, ``execute`` results) see it first, then appends it to the lane of its channel.
-* A **lane** is a bounded queue plus one task that runs the handlers for its events one after
-  another, so a channel's events are handled in the order the switch sent them while different
-  channels proceed concurrently. A lane ends after it has handled ``CHANNEL_DESTROY``; its state is
-  dropped then.
-* When a lane is full the router waits for it; when the inbox is full the reader pauses the socket.
-  Nothing is dropped and no queue grows without bound.
-* A handler that raises is logged and counted; the lane goes on with the next event.
+  hooks (bgapi jobs, ``execute`` results) see it first, then hands it to the lane of its channel.
+* A **lane** delivers its channel's events one after another, so a channel's events are handled in
+  the order the switch sent them while different channels proceed concurrently. While a lane is
+  idle the router calls the handlers itself; as long as they are plain functions that return
+  ``None``, nothing else is needed: no queue hop, no task, no wake-up. (A plain function blocks
+  the event loop while it runs wherever it is called, so running it on the router costs the
+  other channels nothing more.) The first time a handler returns an awaitable (a coroutine
+  function's coroutine), the lane gets a bounded queue and one task of its own,
+  which awaits it, finishes that event's handlers and then runs the lane's later events, so a slow
+  coroutine never holds up other channels. A lane ends after it has handled ``CHANNEL_DESTROY``;
+  its state (and its task) is dropped then.
+* When a lane's queue is full the router waits for it; when the inbox is full the reader pauses
+  the socket. Nothing is dropped and no queue grows without bound.
+* A handler that raises is logged and counted; delivery goes on with the next handler and event.
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ Hook = Callable[[Event], None]
 _GLOBAL = ""
 
 
+_Subscriptions = list[tuple[frozenset[str] | None, Handler]]
+#: Where an event's delivery stopped at a handler's awaitable: (awaitable, handler, subscriptions
+#: being walked or None once in the bindings, next index, bindings being walked, next index).
+_Pending = tuple[Awaitable[None], Handler, _Subscriptions | None, int, list[Handler] | None, int]
+
+
 class _Lane:
     __slots__ = ("closing", "events", "space", "task", "waiter")
 
@@ -46,6 +58,8 @@ class _Lane:
         self.events: deque[Event] = deque()
         self.waiter: asyncio.Future[None] | None = None  # lane task waiting for events
         self.space: asyncio.Future[None] | None = None  # router waiting for room
+        # None while the router delivers this lane's events itself (no handler has returned an
+        # awaitable yet); then the task that runs the lane until CHANNEL_DESTROY.
         self.task: asyncio.Task[None] | None = None
 
 
@@ -65,12 +79,13 @@ class Dispatcher:
         self._inbox: deque[Frame] = deque()
         self._inbox_waiter: asyncio.Future[None] | None = None
         self._lanes: dict[str, _Lane] = {}
-        self._handlers: list[tuple[frozenset[str] | None, Handler]] = []
+        self._handlers: _Subscriptions = []
         self._bound: dict[str, list[Handler]] = {}
         self._hooks: list[Hook] = []
         self._router: asyncio.Task[None] | None = None
         self._destroyed: dict[str, None] = {}  # recently destroyed channels, oldest first
         self._outstanding = 0  # frames put but not yet handled
+        self._reader_paused = False  # put() asked the reader to pause
         self._idle: list[asyncio.Future[None]] = []
         self.handler_errors = 0
         self.decode_errors = 0
@@ -112,7 +127,10 @@ class Dispatcher:
         waiter = self._inbox_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        return len(self._inbox) < self.inbox_limit
+        if len(self._inbox) < self.inbox_limit:
+            return True
+        self._reader_paused = True
+        return False
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -145,6 +163,7 @@ class Dispatcher:
         self._inbox.clear()
         self._router = None
         self._outstanding = 0
+        self._reader_paused = False
         self._release_idle()
 
     def _release_idle(self) -> None:
@@ -174,8 +193,10 @@ class Dispatcher:
                 self._inbox_waiter = None
                 continue
             frame = inbox.popleft()
-            if self.on_resume is not None and len(inbox) <= self.inbox_limit // 2:
-                self.on_resume()  # a no-op unless the reader is paused
+            if self._reader_paused and len(inbox) <= self.inbox_limit // 2:
+                self._reader_paused = False
+                if self.on_resume is not None:
+                    self.on_resume()
             event = self._decode(frame)
             if event is None:
                 self._done_one()
@@ -185,26 +206,55 @@ class Dispatcher:
                     hook(event)
                 except Exception:
                     log.exception("ESL completion hook failed on %s", event.name)
-            uuid = event.headers.get("Unique-ID") or _GLOBAL
-            if uuid in self._destroyed:
-                uuid = _GLOBAL  # a straggler after CHANNEL_DESTROY: no new lane for it
-            lane = self._lanes.get(uuid)
-            if lane is None:
-                lane = self._lanes[uuid] = _Lane()
-                lane.task = loop.create_task(self._run_lane(uuid, lane), name=f"esl-lane-{uuid}")
-            while len(lane.events) >= self.lane_limit:
-                lane.space = loop.create_future()
-                await lane.space
+            full = self._offer(event)
+            while full is not None:
+                full.space = loop.create_future()
+                await full.space
+                full = self._offer(event)
+
+    def _offer(self, event: Event) -> _Lane | None:
+        """Deliver ``event`` in its lane, or queue it there; the lane if its queue is full."""
+        headers = event.headers
+        uuid = headers.get("Unique-ID") or _GLOBAL
+        if uuid in self._destroyed:
+            uuid = _GLOBAL  # a straggler after CHANNEL_DESTROY: no new lane for it
+        destroy = bool(uuid) and headers.get("Event-Name") == EventName.CHANNEL_DESTROY
+        lanes = self._lanes
+        lane = lanes.get(uuid)
+        if lane is None:
+            lane = lanes[uuid] = _Lane()
+        if lane.task is None:
+            # An idle lane: deliver right here, in the router, without a queue hop.
+            self.delivered += 1
+            pending = self._call_subscribers(uuid, event, self._handlers, 0)
+            if pending is None:
+                self._done_one()
+                if destroy:
+                    del lanes[uuid]
+                    self._bound.pop(uuid, None)
+                    self._mark_destroyed(uuid)
+                return None
+            # A handler returned an awaitable: from now on the lane runs in its own task.
+            lane.task = asyncio.get_running_loop().create_task(
+                self._run_lane(uuid, lane, event, pending), name=f"esl-lane-{uuid}")
+        elif len(lane.events) >= self.lane_limit:
+            return lane
+        else:
             lane.events.append(event)
-            if uuid and event.headers.get("Event-Name") == EventName.CHANNEL_DESTROY:
-                lane.closing = True
-                del self._lanes[uuid]
-                self._destroyed[uuid] = None
-                if len(self._destroyed) > 4096:
-                    del self._destroyed[next(iter(self._destroyed))]
             waiter = lane.waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
+        if destroy:
+            lane.closing = True
+            del lanes[uuid]
+            self._mark_destroyed(uuid)
+        return None
+
+    def _mark_destroyed(self, uuid: str) -> None:
+        destroyed = self._destroyed
+        destroyed[uuid] = None
+        if len(destroyed) > 4096:
+            del destroyed[next(iter(destroyed))]
 
     def _decode(self, frame: Frame) -> Event | None:
         ctype = frame.content_type
@@ -219,10 +269,15 @@ class Dispatcher:
             log.error("dropping undecodable ESL event: %s", exc)
             return None
 
-    async def _run_lane(self, uuid: str, lane: _Lane) -> None:
+    async def _run_lane(self, uuid: str, lane: _Lane, event: Event, pending: _Pending) -> None:
+        """Finish ``event`` (stopped at ``pending``), then handle the lane's queue until it ends."""
         loop = asyncio.get_running_loop()
         events = lane.events
         try:
+            try:
+                await self._finish(uuid, event, pending)
+            finally:
+                self._done_one()
             while True:
                 if not events:
                     if lane.closing:
@@ -236,7 +291,10 @@ class Dispatcher:
                 if space is not None and not space.done():
                     space.set_result(None)
                 try:
-                    await self._deliver(uuid, event)
+                    self.delivered += 1
+                    first = self._call_subscribers(uuid, event, self._handlers, 0)
+                    if first is not None:
+                        await self._finish(uuid, event, first)
                 finally:
                     self._done_one()
         finally:
@@ -245,20 +303,56 @@ class Dispatcher:
             if uuid and lane.closing:
                 self._bound.pop(uuid, None)
 
-    async def _deliver(self, uuid: str, event: Event) -> None:
-        self.delivered += 1
-        name = event.headers.get("Event-Name", "")
-        for names, handler in self._handlers:
-            if names is None or name in names:
-                await self._call(handler, event)
-        for handler in self._bound.get(uuid, ()):
-            await self._call(handler, event)
+    def _call_subscribers(self, uuid: str, event: Event, subs: _Subscriptions,
+                          i: int) -> _Pending | None:
+        """Call the subscribers for ``event`` from ``subs[i]`` on, then the channel's bindings.
 
-    async def _call(self, handler: Handler, event: Event) -> None:
-        try:
-            result = handler(event)
+        Stops at the first handler that returns an awaitable and says where (``None`` when every
+        handler has run). The bindings are looked up after the subscribers ran: a subscriber may
+        bind a call session that should see this very event.
+        """
+        name = event.headers.get("Event-Name", "")
+        while i < len(subs):
+            names, handler = subs[i]
+            i += 1
+            if names is None or name in names:
+                try:
+                    result = handler(event)
+                except Exception:
+                    self._failed(handler, event)
+                    continue
+                if result is not None:
+                    return result, handler, subs, i, None, 0
+        bound = self._bound.get(uuid)
+        return self._call_bound(event, bound, 0) if bound else None
+
+    def _call_bound(self, event: Event, bound: list[Handler], j: int) -> _Pending | None:
+        while j < len(bound):
+            handler = bound[j]
+            j += 1
+            try:
+                result = handler(event)
+            except Exception:
+                self._failed(handler, event)
+                continue
             if result is not None:
-                await result
-        except Exception:
-            self.handler_errors += 1
-            log.exception("ESL event handler %r failed on %s", handler, event.name)
+                return result, handler, None, 0, bound, j
+        return None
+
+    async def _finish(self, uuid: str, event: Event, pending: _Pending | None) -> None:
+        while pending is not None:
+            awaitable, handler, subs, i, bound, j = pending
+            try:
+                await awaitable
+            except Exception:
+                self._failed(handler, event)
+            if subs is not None:
+                pending = self._call_subscribers(uuid, event, subs, i)
+            elif bound is not None:
+                pending = self._call_bound(event, bound, j)
+            else:
+                pending = None
+
+    def _failed(self, handler: Handler, event: Event) -> None:
+        self.handler_errors += 1
+        log.exception("ESL event handler %r failed on %s", handler, event.name)

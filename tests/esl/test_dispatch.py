@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 
@@ -188,3 +188,102 @@ async def test_full_queues_pause_the_reader_instead_of_growing() -> None:
             assert handled == total  # nothing dropped
         finally:
             await client.close()
+
+
+async def test_plain_function_handlers_run_on_the_router_without_a_lane_task(
+        dispatcher: Dispatcher) -> None:
+    tasks: list[str] = []
+
+    def handler(event: Event) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # never on the socket reader
+        tasks.append(task.get_name())
+
+    dispatcher.subscribe(handler)
+    for seq in "123":
+        dispatcher.put(frame("CUSTOM", A, Seq=seq))
+    await asyncio.wait_for(dispatcher.drain(), 5)
+    assert tasks == ["esl-router"] * 3
+    assert dispatcher._lanes[A].task is None  # no queue hop, no task for this channel
+    assert dispatcher.delivered == 3
+
+
+async def test_a_lane_switches_to_its_own_task_at_the_first_awaitable_and_keeps_order(
+        dispatcher: Dispatcher) -> None:
+    seen: list[tuple[str, str]] = []
+    release, waiting, b_seen = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    def sync_first(event: Event) -> None:
+        seen.append(("sync", event["Seq"]))
+        if event.uuid == B:
+            b_seen.set()
+
+    async def slow_second(event: Event) -> None:
+        if event["Seq"] == "2":
+            waiting.set()
+            await release.wait()
+        seen.append(("async", event["Seq"]))
+
+    def maybe_async(event: Event) -> Awaitable[None] | None:
+        return slow_second(event) if event["Seq"] in ("2", "4") else None
+
+    dispatcher.subscribe(sync_first)
+    dispatcher.subscribe(maybe_async)
+    for seq in "12345":
+        dispatcher.put(frame("CUSTOM", A, Seq=seq))
+    dispatcher.put(frame("CUSTOM", B, Seq="1"))
+    await asyncio.wait_for(asyncio.gather(waiting.wait(), b_seen.wait()), 5)
+    # A waits inside event 2; B (still on the router) is not held up.
+    assert seen == [("sync", "1"), ("sync", "2"), ("sync", "1")]
+    lane = dispatcher._lanes[A]
+    assert lane.task is not None
+    assert [e["Seq"] for e in lane.events] == ["3", "4", "5"]
+    release.set()
+    await asyncio.wait_for(dispatcher.drain(), 5)
+    assert [s for s in seen if s[1] != "1"] == [
+        ("sync", "2"), ("async", "2"), ("sync", "3"), ("sync", "4"), ("async", "4"),
+        ("sync", "5")]
+
+
+@pytest.mark.parametrize("async_subscriber", [False, True])
+async def test_a_binding_made_by_a_subscriber_sees_the_same_event(
+        dispatcher: Dispatcher, async_subscriber: bool) -> None:
+    bound: list[str] = []
+
+    def session(event: Event) -> None:
+        bound.append(event.name)
+
+    def bind_on_create(event: Event) -> None:
+        if event.name == "CHANNEL_CREATE":
+            dispatcher.bind(A, session)
+
+    async def bind_on_create_async(event: Event) -> None:
+        await asyncio.sleep(0)
+        bind_on_create(event)
+
+    dispatcher.subscribe(bind_on_create_async if async_subscriber else bind_on_create)
+    dispatcher.put(frame("CHANNEL_CREATE", A))
+    dispatcher.put(frame("CHANNEL_ANSWER", A))
+    dispatcher.put(frame("CHANNEL_DESTROY", A))
+    await asyncio.wait_for(dispatcher.drain(), 5)
+    assert bound == ["CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_DESTROY"]
+    assert dispatcher.channels == set()
+    assert A not in dispatcher._bound
+
+
+async def test_a_failing_coroutine_handler_is_counted_and_the_lane_goes_on(
+        dispatcher: Dispatcher) -> None:
+    seen: list[str] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event["Seq"])
+        if event["Seq"] == "1":
+            raise RuntimeError("handler bug")
+
+    dispatcher.subscribe(handler)
+    dispatcher.subscribe(lambda e: seen.append("after-" + e["Seq"]))
+    for seq in "12":
+        dispatcher.put(frame("CUSTOM", A, Seq=seq))
+    await asyncio.wait_for(dispatcher.drain(), 5)
+    assert seen == ["1", "after-1", "2", "after-2"]
+    assert dispatcher.handler_errors == 1
