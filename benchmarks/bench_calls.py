@@ -24,6 +24,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,10 +40,12 @@ from calls.harness import (
     Rig,
     call_records,
     cpu_seconds,
+    listen_overflows,
     progress,
     rss_kib,
 )
 
+BENCH_VENV = Path(os.environ.get("CORESWITCH_BENCH_VENV", REPO / ".bench-venv"))
 #: main menu (prompt 3) → 2: fault menu → 1: district code prompt → the caller hangs up.
 RATE_SCRIPT = ("press 2 on prompt 3 after 0.5; press 1 next prompt after 0.5; "
                "hangup next prompt after 0.5")
@@ -57,6 +62,30 @@ def _fmt(x: float, digits: int = 1) -> str:
 
 def _live(rig: Rig) -> int:
     return len(rig.get("/api/calls/live", timeout=30.0)["calls"])
+
+
+def start_profiler(out: str, pid: int) -> subprocess.Popen[bytes]:
+    """py-spy (from the bench venv, or PATH) sampling serve during the rate phase."""
+    spy = BENCH_VENV / "bin" / "py-spy"
+    exe = str(spy) if spy.exists() else (shutil.which("py-spy") or "")
+    if not exe:
+        raise BenchError("--profile needs py-spy: pip install py-spy into .bench-venv")
+    fmt = "speedscope" if out.endswith(".json") else "raw"
+    return subprocess.Popen([exe, "record", "--pid", str(pid), "--rate", "250", "--format", fmt,
+                             "--output", out, "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_profiler(proc: subprocess.Popen[bytes], out: str) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        err = b""
+    progress(f"  profile of serve written to {out} "
+             f"({err.decode(errors='replace').strip().splitlines()[-1:] or ''})")
 
 
 def run(args: argparse.Namespace, workdir: Path) -> int:
@@ -79,6 +108,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             problems.append(f"warm-up: {warm['ok']}/{args.warmup} calls ok {warm['causes']}")
         time.sleep(1.0)  # let the last records and sockets settle before the baseline
 
+        sim_cpu = warm["sim_cpu_s"]
         peak = 0
         kib_per_call = float("nan")
         if args.hold:
@@ -109,6 +139,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                 problems.append(f"hold: {hold['held']} held, {still} still live after "
                                 f"{args.hold_time:g} s, of {args.hold} ({hold['causes']})")
             hung = rig.phase({"cmd": "hangup"})
+            sim_cpu = hung["sim_cpu_s"]
             if hung["left"]:
                 problems.append(f"hold: {hung['left']} calls not ended after the hangup")
             time.sleep(1.0)
@@ -116,12 +147,17 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         progress(f"rate: {args.rate:g} calls/s for {args.duration:g} s "
                  f"(load {_load()})...")
         n = int(args.rate * args.duration)
+        profiler = start_profiler(args.profile, rig.serve_pid) if args.profile else None
         cpu0 = cpu_seconds(rig.serve_pid)
+        overflows0 = listen_overflows()
         wall0 = time.monotonic()
         rated = rig.phase({"cmd": "place", "calls": n, "rate": args.rate,
                            "script": RATE_SCRIPT, "uuids": True, "ani": 13900000000})
         serve_cpu = cpu_seconds(rig.serve_pid) - cpu0
         wall = time.monotonic() - wall0
+        overflows = listen_overflows() - overflows0
+        if profiler is not None:
+            stop_profiler(profiler, args.profile)
         placed += rated["uuids"]
         setups = rated["set_up"] / rated["setup_span_s"] if rated["setup_span_s"] > 0 else 0.0
         peak = max(peak, int(rated["peak_channels"]))
@@ -131,8 +167,11 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                  f"{_fmt(rated['setup_p50_ms'])}/{_fmt(rated['setup_p99_ms'])} ms; "
                  f"{rated['ok']} ok {rated['causes']}; peak {rated['peak_channels']} up; "
                  f"sim loop lag p99 {_fmt(rated['sim_lag_p99_ms'])} ms")
-        progress(f"  serve CPU {serve_cpu:.1f} s over {wall:.1f} s "
-                 f"({serve_cpu / max(1, n) * 1e3:.2f} ms/call); load {_load()}")
+        sim_cpu = rated["sim_cpu_s"] - sim_cpu
+        progress(f"  CPU: serve {serve_cpu:.1f} s ({serve_cpu / max(1, n) * 1e3:.2f} ms/call), "
+                 f"switch {sim_cpu:.1f} s ({sim_cpu / max(1, n) * 1e3:.2f} ms/call) over "
+                 f"{wall:.1f} s; listen-queue overflows (kernel, whole machine) {overflows}; "
+                 f"load {_load()}")
         if rated["ok"] != n:
             problems.append(f"rate: {n - rated['ok']} of {n} calls failed {rated['causes']}")
         if rated["timed_out"]:
@@ -182,8 +221,8 @@ def main(argv: list[str]) -> int:
                         help="seconds of calls at --rate (20)")
     parser.add_argument("--hold", type=int, default=2000,
                         help="calls held at once (2000; 0: skip the hold phase)")
-    parser.add_argument("--hold-rate", type=float, default=200.0,
-                        help="calls/s while ramping up the held calls (200)")
+    parser.add_argument("--hold-rate", type=float, default=50.0,
+                        help="calls/s while ramping up the held calls (50)")
     parser.add_argument("--hold-time", type=float, default=10.0,
                         help="seconds the held calls stay up at the plateau (10)")
     parser.add_argument("--warmup", type=int, default=20, help="warm-up calls (20)")
@@ -195,6 +234,9 @@ def main(argv: list[str]) -> int:
                         help="seconds a phase may take after its last call is placed (180)")
     parser.add_argument("--tts-cache", default="",
                         help="TTS cache directory (default: fresh, rendered at start-up)")
+    parser.add_argument("--profile", default="", metavar="FILE",
+                        help="sample serve with py-spy during the rate phase into FILE "
+                             "(raw collapsed stacks; speedscope if FILE ends in .json)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 40 calls/s for 2 s, 50 held for 1 s")
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ bounded waits, and always stops both — SIGTERM, then SIGKILL — whatever fail
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -19,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -61,6 +62,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def listen_overflows() -> int:
+    """The kernel's count of connections dropped because a listen queue was full (all
+    sockets of the machine: TcpExt ListenOverflows)."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(table.get("ListenOverflows", 0))
+    return 0
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
@@ -97,6 +109,7 @@ class Rig:
         self.serve_log = workdir / "serve.log"
         self.db_path = workdir / "cs.db"
         self._sel = selectors.DefaultSelector()
+        self._logs: list[IO[str]] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, startup_timeout: float = 180.0) -> None:
@@ -106,8 +119,8 @@ class Rig:
              f"127.0.0.1:{self.outbound_port}", "--speed", str(self.speed),
              "--file-seconds", str(self.file_seconds),
              "--ready-timeout", str(startup_timeout), "--phase-timeout", str(self.phase_timeout)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(  # noqa: SIM115
-                self.workdir / "sim.log", "w"), text=True, env=_env(), cwd=self.workdir)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log("sim.log"),
+            text=True, env=_env(), cwd=self.workdir)
         assert self.sim.stdout is not None
         self._sel.register(self.sim.stdout, selectors.EVENT_READ)
         hello = self.read_sim(30.0)
@@ -136,13 +149,18 @@ recordings_dir = "{self.workdir / 'recordings'}"
         self.serve = subprocess.Popen(
             [sys.executable, "-m", "coreswitch", "serve", "--config", str(config),
              "--log-format", "text", "--log-level", self.log_level, "--drain", "5"],
-            stdin=subprocess.DEVNULL, stdout=open(self.serve_log, "w"),  # noqa: SIM115
+            stdin=subprocess.DEVNULL, stdout=self._log(self.serve_log.name),
             stderr=subprocess.STDOUT, text=True, env=_env(), cwd=self.workdir)
         deadline = time.monotonic() + startup_timeout
         self._wait_health(deadline)
         ready = self.read_sim(max(1.0, deadline - time.monotonic()))
         if ready.get("event") != "ready":
             raise BenchError(f"simulator: controller did not subscribe: {ready}")
+
+    def _log(self, name: str) -> IO[str]:
+        handle = open(self.workdir / name, "w", encoding="utf-8")  # noqa: SIM115 - closed by stop
+        self._logs.append(handle)
+        return handle
 
     def _wait_health(self, deadline: float) -> None:
         while time.monotonic() < deadline:
@@ -181,7 +199,13 @@ recordings_dir = "{self.workdir / 'recordings'}"
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
+            for pipe in (proc.stdin, proc.stdout):
+                if pipe is not None:
+                    with contextlib.suppress(OSError):
+                        pipe.close()
         self._sel.close()
+        for handle in self._logs:
+            handle.close()
 
     def __enter__(self) -> Rig:
         return self
