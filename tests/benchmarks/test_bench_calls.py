@@ -1,0 +1,51 @@
+"""Smoke test of ``coreswitch bench calls``: a ``--quick`` run of the real pieces.
+
+The simulated switch (its own process) places calls into ``coreswitch serve`` (its own process)
+over ESL on loopback; serve runs the 95598 flow. The run must be correct — every call ended by its
+caller, every call record written, the held calls all live — and print the result line.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from coreswitch.cli import bench
+
+REPO = Path(__file__).resolve().parents[2]
+LINE = re.compile(r"^calls: (\d+) setups/s sustained, p99 (\d+\.\d) ms, peak (\d+) concurrent, "
+                  r"(\d+\.\d) KiB/call$", re.M)
+
+
+@pytest.mark.server
+def test_quick_run_is_correct_and_prints_the_calls_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    main = bench.load_main(REPO / "benchmarks" / "bench_calls.py")
+    assert main is not None
+    started = time.monotonic()
+    code = main(["--quick"])
+    elapsed = time.monotonic() - started
+    captured = capsys.readouterr()
+    out = captured.out
+    assert code == 0, out + captured.err[-2000:]
+    assert "# FAILED" not in out, out
+    match = LINE.search(out)
+    assert match is not None, out
+    assert out.rstrip().splitlines()[-2] == match.group(0), out  # then only the targets line
+    setups, _p99, peak, kib = (float(g) for g in match.groups())
+    assert setups > 0
+    assert peak >= 50  # --quick holds 50 calls at once
+    assert kib > 0
+    assert "every call correct: yes" in out
+    assert re.search(r"DTMF→media p50 \d+\.\d ms, p99 \d+\.\d ms", out), out
+    assert "160 DTMF samples" in out  # 80 calls x 2 key presses, each answered by a prompt
+    assert elapsed < 90, f"--quick took {elapsed:.1f} s"
+
+
+def test_listed_by_coreswitch_bench() -> None:
+    found = bench.available(REPO / "benchmarks")
+    assert found["calls"].startswith("Calls: setups/s")
+    assert found["reload"].startswith("Reload: 100 flow publishes")
