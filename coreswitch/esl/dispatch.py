@@ -86,6 +86,9 @@ class Dispatcher:
         self._destroyed: dict[str, None] = {}  # recently destroyed channels, oldest first
         self._outstanding = 0  # frames put but not yet handled
         self._reader_paused = False  # put() asked the reader to pause
+        self._received = 0  # frames put so far
+        self._routed = 0  # frames the router has decoded and shown to the hooks
+        self._routed_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._idle: list[asyncio.Future[None]] = []
         self.handler_errors = 0
         self.decode_errors = 0
@@ -124,6 +127,7 @@ class Dispatcher:
         """Queue a frame from the reader. Returns False when the reader should pause."""
         self._inbox.append(frame)
         self._outstanding += 1
+        self._received += 1
         waiter = self._inbox_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -143,6 +147,26 @@ class Dispatcher:
             fut = asyncio.get_running_loop().create_future()
             self._idle.append(fut)
             await fut
+
+    async def routed(self) -> None:
+        """Wait until the router has seen (and the hooks have seen) every frame put so far."""
+        if self._routed >= self._received or self._router is None or self._router.done():
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._routed_waiters.append((self._received, fut))
+        await fut
+
+    def _route_done(self) -> None:
+        self._routed += 1
+        if self._routed_waiters:
+            still = []
+            for target, fut in self._routed_waiters:
+                if self._routed >= target:
+                    if not fut.done():
+                        fut.set_result(None)
+                else:
+                    still.append((target, fut))
+            self._routed_waiters = still
 
     def _done_one(self) -> None:
         self._outstanding -= 1
@@ -171,6 +195,11 @@ class Dispatcher:
             if not fut.done():
                 fut.set_result(None)
         self._idle.clear()
+        for _, fut in self._routed_waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._routed_waiters.clear()
+        self._routed = self._received
 
     def forget(self, uuid: str) -> None:
         """Drop a channel's lane and bindings (it vanished while we were disconnected)."""
@@ -199,6 +228,7 @@ class Dispatcher:
                     self.on_resume()
             event = self._decode(frame)
             if event is None:
+                self._route_done()
                 self._done_one()
                 continue
             for hook in self._hooks:
@@ -206,6 +236,7 @@ class Dispatcher:
                     hook(event)
                 except Exception:
                     log.exception("ESL completion hook failed on %s", event.name)
+            self._route_done()
             full = self._offer(event)
             while full is not None:
                 full.space = loop.create_future()

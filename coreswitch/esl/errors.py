@@ -13,7 +13,9 @@
     ├── AccessDenied              the switch sent ``text/rude-rejection`` (ACL): permanent
     └── ConnectionLost            the connection closed; in-flight commands fail with this
         └── ChannelGone           the channel hung up (or vanished in a reconnect) before an
-                                  ``execute`` completed
+            │                     ``execute`` completed, or was already destroyed
+            └── ChannelGoneRefused  (also a CommandError) the switch refused a command for a
+                                  channel it has destroyed: ``reply`` holds its answer
 
 ``ValueError`` is also a base of ``ProtocolError`` and ``UnsafeArgumentError`` so generic callers
 that validate input can catch them as such.
@@ -65,11 +67,31 @@ class ChannelGone(ConnectionLost):
     """
 
     def __init__(self, uuid: str, cause: str | None = None, detail: str = "") -> None:
-        text = f"channel {uuid} is gone"
-        if cause:
-            text += f" ({cause})"
-        if detail:
-            text += f": {detail}"
-        super().__init__(text)
+        super().__init__(_gone_text(uuid, cause, detail))
         self.uuid = uuid
         self.cause = cause
+
+
+class ChannelGoneRefused(ChannelGone, CommandError):
+    """The switch answered ``-ERR`` to a command for a channel it has already destroyed.
+
+    Both a :class:`ChannelGone` (what happened) and a :class:`CommandError` (what the switch
+    said, in ``reply``, e.g. ``-ERR invalid session id [<uuid>]``).
+    """
+
+    def __init__(self, uuid: str, cause: str | None, command: str, reply: str,
+                 detail: str = "") -> None:
+        ESLError.__init__(self, _gone_text(uuid, cause, detail) + f" ({reply.strip()})")
+        self.uuid = uuid
+        self.cause = cause
+        self.command = command
+        self.reply = reply
+
+
+def _gone_text(uuid: str, cause: str | None, detail: str) -> str:
+    text = f"channel {uuid} is gone"
+    if cause:
+        text += f" ({cause})"
+    if detail:
+        text += f": {detail}"
+    return text

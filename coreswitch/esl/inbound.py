@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from coreswitch.esl import command as cmd
 from coreswitch.esl.errors import AccessDenied, AuthenticationError, ConnectionLost, ESLError
 from coreswitch.esl.names import EventName
-from coreswitch.esl.peer import REQUIRED_EVENTS, EslPeer
+from coreswitch.esl.peer import DEFAULT_EXECUTE_TIMEOUT, REQUIRED_EVENTS, EslPeer
 
 log = logging.getLogger("coreswitch.esl")
 
@@ -86,10 +86,11 @@ class InboundClient(EslPeer):
         backoff: Backoff | None = None,
         connect_timeout: float = 5.0,
         command_timeout: float = 30.0,
+        execute_timeout: float | None = DEFAULT_EXECUTE_TIMEOUT,
         on_reconcile: ReconcileHandler | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(command_timeout=command_timeout)
+        super().__init__(command_timeout=command_timeout, execute_timeout=execute_timeout)
         self.host, self.port, self._password = host, port, password
         self._events = subscription_names(events)
         if event_format not in ("plain", "json"):
@@ -198,8 +199,9 @@ class InboundClient(EslPeer):
         tracked = self.dispatcher.channels | set(self._executes) | set(self._hungup)
         gone = frozenset(tracked - set(live))
         for channel in gone:
-            self.channel_gone(channel, self._hungup.get(channel), "vanished while disconnected")
-            self._hungup.pop(channel, None)
+            cause = self._hungup.pop(channel, None)
+            self.channel_gone(channel, cause, "vanished while disconnected")
+            self.remember_gone(channel, cause)
             self.dispatcher.forget(channel)
         if reconnect:
             log.info("ESL reconnected to %s:%s: %d live channels, %d gone",

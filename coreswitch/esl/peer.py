@@ -9,13 +9,20 @@ hook, finishes the awaitables that events complete:
   ``CHANNEL_EXECUTE_COMPLETE``, which completes the call. It fails with
   :class:`~coreswitch.esl.errors.ChannelGone` once the channel's hangup is complete (an application
   interrupted by the hangup still reports ``CHANNEL_EXECUTE_COMPLETE`` first, so its result is not
-  lost), with :class:`TimeoutError` after ``timeout``, and with
+  lost) or when it is sent to a channel already destroyed, with :class:`TimeoutError` after
+  ``timeout`` (by default ``execute_timeout``, so an execute whose completion never arrives —
+  event filters that leave the channel out — cannot wait forever), and with
   :class:`~coreswitch.esl.errors.ConnectionLost` when the connection drops.
+
+``api`` and ``bgapi`` output that starts with ``-ERR`` or ``-USAGE`` (FreeSWITCH's answer to bad
+arguments, e.g. ``-USAGE: [hupall|pause|resume|shutdown]``) raises
+:class:`~coreswitch.esl.errors.CommandError` unless ``check=False``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid as uuidlib
 from collections.abc import Iterable
@@ -23,7 +30,7 @@ from collections.abc import Iterable
 from coreswitch.esl import command as cmd
 from coreswitch.esl.connection import Connection
 from coreswitch.esl.dispatch import Dispatcher, Handler
-from coreswitch.esl.errors import ChannelGone, CommandError, ConnectionLost
+from coreswitch.esl.errors import ChannelGone, ChannelGoneRefused, CommandError, ConnectionLost
 from coreswitch.esl.event import Event
 from coreswitch.esl.frame import Frame
 from coreswitch.esl.names import EventName
@@ -40,6 +47,15 @@ REQUIRED_EVENTS = (
 )
 
 
+#: How long ``execute`` waits for ``CHANNEL_EXECUTE_COMPLETE`` unless told otherwise: longer than
+#: any call an application (``bridge``, ``park``) could reasonably keep running.
+DEFAULT_EXECUTE_TIMEOUT = 4 * 3600.0
+#: Destroyed channels remembered, so that an execute on one fails as ChannelGone.
+_GONE_MEMORY = 4096
+#: How API output that reports a failure starts.
+_API_ERRORS = ("-ERR", "-USAGE")
+
+
 def new_uuid() -> str:
     return str(uuidlib.uuid4())
 
@@ -48,8 +64,11 @@ class EslPeer:
     """What both connection modes share: commands, jobs, executes and event delivery."""
 
     def __init__(self, *, command_timeout: float = 30.0, inbox_limit: int = 4096,
-                 lane_limit: int = 512) -> None:
+                 lane_limit: int = 512,
+                 execute_timeout: float | None = DEFAULT_EXECUTE_TIMEOUT) -> None:
         self.command_timeout = command_timeout
+        #: Default bound of an ``execute`` (``None``: as long as the channel lives).
+        self.execute_timeout = execute_timeout
         self.dispatcher = Dispatcher(
             on_resume=self._resume, inbox_limit=inbox_limit, lane_limit=lane_limit)
         self.dispatcher.add_hook(self._complete)
@@ -57,6 +76,7 @@ class EslPeer:
         self._jobs: dict[str, asyncio.Future[Event]] = {}
         self._executes: dict[str, dict[str, asyncio.Future[Event]]] = {}  # channel → Event-UUID
         self._hungup: dict[str, str] = {}  # channel → hangup cause, until CHANNEL_DESTROY
+        self._gone: dict[str, str] = {}  # recently destroyed channel → cause, oldest first
 
     # -- events ---------------------------------------------------------------------------------
     def subscribe(self, handler: Handler, names: Iterable[str] | None = None) -> None:
@@ -120,10 +140,14 @@ class EslPeer:
 
     async def api(self, command: str, args: str = "", *, timeout: float | None = None,
                   check: bool = True) -> str:
-        """Run an API command and return its output. ``-ERR`` raises unless ``check=False``."""
+        """Run an API command and return its output.
+
+        Output starting with ``-ERR`` or ``-USAGE`` raises :class:`CommandError` unless
+        ``check=False``.
+        """
         frame = await self.send(cmd.api(command, args), timeout=timeout)
         text = frame.body.decode("utf-8", "replace")
-        if check and text.startswith("-ERR"):
+        if check and text.startswith(_API_ERRORS):
             raise CommandError(f"api {command} {args}".strip(), text)
         return text
 
@@ -142,7 +166,7 @@ class EslPeer:
         finally:
             self._jobs.pop(job, None)
         text = event.body or ""
-        if check and text.startswith("-ERR"):
+        if check and text.startswith(_API_ERRORS):
             raise CommandError(f"bgapi {command} {args}".strip(), text)
         return text
 
@@ -151,13 +175,16 @@ class EslPeer:
                       outbound: bool = False) -> Event:
         """Run a dialplan application on a channel; return its ``CHANNEL_EXECUTE_COMPLETE``.
 
-        ``timeout`` bounds the whole run of the application (``None``: wait as long as the channel
-        lives). ``outbound`` omits the UUID from ``sendmsg`` (outbound mode's own channel).
+        ``timeout`` bounds the whole run of the application (``None``: ``execute_timeout``).
+        ``outbound`` omits the UUID from ``sendmsg`` (outbound mode's own channel). Raises
+        :class:`ChannelGone` when the channel has hung up or been destroyed.
         """
         cmd.uuid(channel)
         cause = self._hungup.get(channel)
-        if cause is not None:
+        if cause is not None:  # hung up, not yet destroyed: the switch might still queue it
             raise ChannelGone(channel, cause, f"cannot execute {app}")
+        if timeout is None:
+            timeout = self.execute_timeout
         event_uuid = new_uuid()
         data = cmd.execute(None if outbound else channel, app, arg,
                            event_uuid=event_uuid, event_lock=event_lock)
@@ -169,15 +196,36 @@ class EslPeer:
                 await self.command(data)
             except TimeoutError:
                 raise TimeoutError(f"no reply to sendmsg {app} on {channel}") from None
+            except CommandError as exc:
+                cause = await self._gone_cause(channel)
+                if cause is None:
+                    raise
+                raise ChannelGoneRefused(channel, cause, exc.command, exc.reply,
+                                         f"cannot execute {app}") from None
             try:
                 return await asyncio.wait_for(fut, timeout)
             except TimeoutError:
                 raise TimeoutError(
-                    f"{app} on {channel} did not complete within {timeout:g} s") from None
+                    f"{app} on {channel}: no CHANNEL_EXECUTE_COMPLETE within {timeout:g} s (if "
+                    f"event filters are set, they must let this channel's events through)"
+                ) from None
         finally:
             pending.pop(event_uuid, None)
             if not pending and self._executes.get(channel) is pending:
                 del self._executes[channel]
+
+    async def _gone_cause(self, channel: str) -> str | None:
+        """After a refused command: the channel's hangup cause if it has ended, else None.
+
+        The switch's reply overtakes the events read before it (they still wait for the
+        router), so a CHANNEL_DESTROY sent just before the refusal is routed first.
+        """
+        cause = self._hungup.get(channel) or self._gone.get(channel)
+        if cause is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.dispatcher.routed(), self.command_timeout)
+            cause = self._hungup.get(channel) or self._gone.get(channel)
+        return cause
 
     async def hangup(self, channel: str, cause: str = "NORMAL_CLEARING", *,
                      outbound: bool = False) -> None:
@@ -206,8 +254,16 @@ class EslPeer:
             self.channel_gone(channel, cause)
             if name == EventName.CHANNEL_DESTROY:
                 self._hungup.pop(channel, None)
+                self.remember_gone(channel, cause)
             else:
                 self._hungup[channel] = cause or "UNKNOWN"
+
+    def remember_gone(self, channel: str, cause: str | None) -> None:
+        """Note a destroyed channel, so that a later ``execute`` on it raises ChannelGone."""
+        gone = self._gone
+        gone[channel] = cause or "UNKNOWN"
+        if len(gone) > _GONE_MEMORY:
+            del gone[next(iter(gone))]
 
     def channel_gone(self, channel: str, cause: str | None, detail: str = "") -> None:
         """Fail every execute still pending on ``channel``."""

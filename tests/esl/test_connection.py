@@ -137,6 +137,32 @@ async def test_api_error_reply_and_check_false(switch: FakeSwitch) -> None:
         await client.close()
 
 
+async def test_api_usage_reply_is_an_error(switch: FakeSwitch) -> None:
+    """FreeSWITCH answers bad arguments with ``-USAGE: <syntax>`` (mod_commands), not ``-ERR``."""
+    client, conn = await connect(switch)
+    try:
+        failing = asyncio.create_task(client.api("fsctl"))
+        await conn.next_command()
+        conn.api("-USAGE: [hupall|pause|resume|shutdown]\n")
+        with pytest.raises(CommandError) as info:
+            await asyncio.wait_for(failing, 5)
+        assert info.value.reply == "-USAGE: [hupall|pause|resume|shutdown]\n"
+        unchecked = asyncio.create_task(client.api("fsctl", check=False))
+        await conn.next_command()
+        conn.api("-USAGE: [hupall|pause|resume|shutdown]\n")
+        assert (await asyncio.wait_for(unchecked, 5)).startswith("-USAGE")
+        job = asyncio.create_task(client.bgapi("uuid_kill"))
+        job_uuid = (await conn.next_command()).header("Job-UUID")
+        assert job_uuid
+        conn.reply(f"+OK Job-UUID: {job_uuid}")
+        conn.event({"Event-Name": "BACKGROUND_JOB", "Job-UUID": job_uuid},
+                   b"-USAGE: <uuid> [cause]\n")
+        with pytest.raises(CommandError, match="USAGE"):
+            await asyncio.wait_for(job, 5)
+    finally:
+        await client.close()
+
+
 # -- bgapi ----------------------------------------------------------------------------------------
 
 async def test_bgapi_result_arrives_as_background_job(switch: FakeSwitch) -> None:
@@ -310,6 +336,77 @@ async def test_execute_refused_by_the_switch(switch: FakeSwitch) -> None:
         conn.reply(f"-ERR invalid session id [{A}]")
         with pytest.raises(CommandError, match="invalid session id"):
             await asyncio.wait_for(task, 5)
+    finally:
+        await client.close()
+
+
+async def test_execute_after_channel_destroy_is_channel_gone(switch: FakeSwitch) -> None:
+    client, conn = await connect(switch)
+    marker = Marker(client)
+    try:
+        conn.event({"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": A,
+                    "Hangup-Cause": "NO_ANSWER"})
+        conn.event({"Event-Name": "CHANNEL_DESTROY", "Unique-ID": A, "Hangup-Cause": "NO_ANSWER"})
+        await marker.passed(conn, "after-destroy")
+        task = asyncio.create_task(client.execute(A, "playback", "x"))
+        await conn.next_command()
+        conn.reply(f"-ERR invalid session id [{A}]")
+        with pytest.raises(ChannelGone) as info:
+            await asyncio.wait_for(task, 5)
+        assert info.value.uuid == A
+        assert info.value.cause == "NO_ANSWER"
+        # Still the switch's refusal for callers that handle CommandError.
+        assert isinstance(info.value, CommandError)
+        assert info.value.reply == f"-ERR invalid session id [{A}]"
+    finally:
+        await client.close()
+
+
+async def test_execute_refused_right_after_a_destroy_still_queued_is_channel_gone(
+        switch: FakeSwitch) -> None:
+    """The refusal overtakes the CHANNEL_DESTROY sent before it (events wait for the router)."""
+    client, conn = await connect(switch)
+    block = asyncio.Event()
+    client.dispatcher.lane_limit = 1
+    client.subscribe(lambda e: block.wait() if e.name == "CUSTOM" else None)
+
+    waiting = asyncio.Event()
+    routed = client.dispatcher.routed
+
+    async def watched_routed() -> None:
+        waiting.set()
+        await routed()
+
+    client.dispatcher.routed = watched_routed  # type: ignore[method-assign]
+
+    try:
+        for _ in range(3):  # B's lane fills up: the router stops behind it
+            conn.event({"Event-Name": "CUSTOM", "Unique-ID": B})
+        task = asyncio.create_task(client.execute(A, "playback", "x"))
+        await conn.next_command()
+        conn.event({"Event-Name": "CHANNEL_DESTROY", "Unique-ID": A,
+                    "Hangup-Cause": "ORIGINATOR_CANCEL"})
+        conn.reply(f"-ERR invalid session id [{A}]")
+        await asyncio.wait_for(waiting.wait(), 5)  # the refusal waits for the router
+        assert not task.done()
+        block.set()
+        with pytest.raises(ChannelGone) as info:
+            await asyncio.wait_for(task, 5)
+        assert info.value.cause == "ORIGINATOR_CANCEL"
+    finally:
+        block.set()
+        await client.close()
+
+
+async def test_execute_has_a_default_timeout(switch: FakeSwitch) -> None:
+    """Event filters that leave a channel out mean its completion never comes: fail, clearly."""
+    client, conn = await connect(switch, execute_timeout=0.05)
+    try:
+        task, _ = await start_execute(client, conn)  # accepted, never completed
+        with pytest.raises(TimeoutError, match=r"no CHANNEL_EXECUTE_COMPLETE within 0\.05 s"):
+            await asyncio.wait_for(task, 5)
+        assert client.execute_timeout == 0.05
+        assert InboundClient().execute_timeout == 4 * 3600
     finally:
         await client.close()
 
