@@ -92,7 +92,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     tts = Path(args.tts_cache) if args.tts_cache else workdir / "tts"
     rig = Rig(workdir, flow_dirs=[REPO / "examples" / "flows"], tts_cache=tts,
               speed=args.speed, file_seconds=args.file_seconds,
-              phase_timeout=args.phase_timeout)
+              phase_timeout=args.phase_timeout,
+              sim_args=("--no-inbound-channel-events",) if args.no_inbound_channel_events else ())
     problems: list[str] = []
     placed: list[str] = []
     with rig:
@@ -170,7 +171,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         sim_cpu = rated["sim_cpu_s"] - sim_cpu
         progress(f"  CPU: serve {serve_cpu:.1f} s ({serve_cpu / max(1, n) * 1e3:.2f} ms/call), "
                  f"switch {sim_cpu:.1f} s ({sim_cpu / max(1, n) * 1e3:.2f} ms/call) over "
-                 f"{wall:.1f} s; listen-queue overflows (kernel, whole machine) {overflows}; "
+                 f"{wall:.1f} s; {rated['events'] / max(1, n):.0f} switch events per call; "
+                 f"listen-queue overflows (kernel, whole machine) {overflows}; "
                  f"load {_load()}")
         if rated["ok"] != n:
             problems.append(f"rate: {n - rated['ok']} of {n} calls failed {rated['causes']}")
@@ -234,6 +236,10 @@ def main(argv: list[str]) -> int:
                         help="seconds a phase may take after its last call is placed (180)")
     parser.add_argument("--tts-cache", default="",
                         help="TTS cache directory (default: fresh, rendered at start-up)")
+    parser.add_argument("--no-inbound-channel-events", action="store_true",
+                        help="experiment: the switch sends channel events only to each call's "
+                             "outbound socket, not to serve's inbound connection (what serve "
+                             "would get if it subscribed there to what it uses)")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="sample serve with py-spy during the rate phase into FILE "
                              "(raw collapsed stacks; speedscope if FILE ends in .json)")

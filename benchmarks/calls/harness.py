@@ -94,7 +94,7 @@ class Rig:
 
     def __init__(self, workdir: Path, *, flow_dirs: list[Path], tts_cache: Path,
                  speed: float = 1.0, file_seconds: float = 2.0, phase_timeout: float = 180.0,
-                 log_level: str = "warning") -> None:
+                 log_level: str = "warning", sim_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.flow_dirs = flow_dirs
         self.tts_cache = tts_cache
@@ -102,6 +102,7 @@ class Rig:
         self.file_seconds = file_seconds
         self.phase_timeout = phase_timeout
         self.log_level = log_level
+        self.sim_args = sim_args
         self.http_port = free_port()
         self.outbound_port = free_port()
         self.sim: subprocess.Popen[str] | None = None
@@ -118,7 +119,8 @@ class Rig:
             [sys.executable, str(HERE / "loadsim.py"), "--socket",
              f"127.0.0.1:{self.outbound_port}", "--speed", str(self.speed),
              "--file-seconds", str(self.file_seconds),
-             "--ready-timeout", str(startup_timeout), "--phase-timeout", str(self.phase_timeout)],
+             "--ready-timeout", str(startup_timeout), "--phase-timeout", str(self.phase_timeout),
+             *self.sim_args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log("sim.log"),
             text=True, env=_env(), cwd=self.workdir)
         assert self.sim.stdout is not None

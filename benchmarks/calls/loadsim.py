@@ -131,13 +131,19 @@ class IndexedBus(EventBus):
         super().__init__()
         self.listeners = _Index()
 
+    #: False: channel events reach only the call's own outbound socket, not inbound clients —
+    #: what serve would get if its inbound connection did not subscribe to ALL (an experiment).
+    inbound_channel_events = True
+
     def fire(self, event: SimEvent) -> None:
         self.fired += 1
         index = self.listeners
         assert isinstance(index, _Index)
-        for deliver in list(index.unbound):
-            deliver(event)
-        bound = index.bound.get(event.get("Unique-ID"))
+        uuid = event.get("Unique-ID")
+        if self.inbound_channel_events or not uuid:
+            for deliver in list(index.unbound):
+                deliver(event)
+        bound = index.bound.get(uuid)
         if bound is not None:
             bound(event)
         for observer in list(self._observers):
@@ -358,6 +364,7 @@ async def phase_place(sw: SimSwitch, sampler: Sampler, spec: dict[str, Any],
     dnis = str(spec.get("dnis", "95598"))
     base = int(spec.get("ani", 13900000000))
     tracks: list[Track] = []
+    events0 = sw.core.bus.fired
     t0 = now()
     lateness: list[float] = []
     for i in range(calls):
@@ -399,7 +406,7 @@ async def phase_place(sw: SimSwitch, sampler: Sampler, spec: dict[str, Any],
         "live": len(sw.core.channels), "peak_channels": sampler.peak,
         "ok": len(ok), "causes": causes, "timed_out": not done(), "wait_s": finished - placed_end,
         "sim_lag_p99_ms": percentile(sampler.lags, 99) * 1e3,
-        "sim_cpu_s": time.process_time(),
+        "sim_cpu_s": time.process_time(), "events": sw.core.bus.fired - events0,
         "uuids": [t.uuid for t in tracks] if spec.get("uuids") else [],
         "ok_uuids": ok if spec.get("uuids") else [],
         "prompts": ({t.uuid: t.prompts for t in tracks} if spec.get("prompts") else {}),
@@ -426,7 +433,8 @@ async def main_async(args: argparse.Namespace) -> int:
     timing = HoldTiming(default_file=args.file_seconds)
     timing.hold_seconds = args.hold_seconds
     sw = SimSwitch(args.host, args.port, args.password, speed=args.speed, media=timing)
-    sw.core.bus = IndexedBus()
+    sw.core.bus = bus = IndexedBus()
+    bus.inbound_channel_events = not args.no_inbound_channel_events
     sink = CommandSink()
     sw.commands = sink
     sw.server.command_log = sink  # type: ignore[attr-defined]
@@ -466,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--file-seconds", type=float, default=2.0,
                    help="length of every media file (switch seconds)")
+    p.add_argument("--no-inbound-channel-events", action="store_true",
+                   help="experiment: send channel events to outbound sockets only")
     p.add_argument("--hold-seconds", type=float, default=3600.0)
     p.add_argument("--ready-timeout", type=float, default=90.0)
     p.add_argument("--phase-timeout", type=float, default=120.0)
