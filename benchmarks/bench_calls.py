@@ -24,9 +24,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,9 +40,10 @@ from calls.harness import (
     listen_overflows,
     progress,
     rss_kib,
+    start_profiler,
+    stop_profiler,
 )
 
-BENCH_VENV = Path(os.environ.get("CORESWITCH_BENCH_VENV", REPO / ".bench-venv"))
 #: main menu (prompt 3) → 2: fault menu → 1: district code prompt → the caller hangs up.
 RATE_SCRIPT = ("press 2 on prompt 3 after 0.5; press 1 next prompt after 0.5; "
                "hangup next prompt after 0.5")
@@ -62,30 +60,6 @@ def _fmt(x: float, digits: int = 1) -> str:
 
 def _live(rig: Rig) -> int:
     return len(rig.get("/api/calls/live", timeout=30.0)["calls"])
-
-
-def start_profiler(out: str, pid: int) -> subprocess.Popen[bytes]:
-    """py-spy (from the bench venv, or PATH) sampling serve during the rate phase."""
-    spy = BENCH_VENV / "bin" / "py-spy"
-    exe = str(spy) if spy.exists() else (shutil.which("py-spy") or "")
-    if not exe:
-        raise BenchError("--profile needs py-spy: pip install py-spy into .bench-venv")
-    fmt = "speedscope" if out.endswith(".json") else "raw"
-    return subprocess.Popen([exe, "record", "--pid", str(pid), "--rate", "250", "--format", fmt,
-                             "--output", out, "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def stop_profiler(proc: subprocess.Popen[bytes], out: str) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        _, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        err = b""
-    progress(f"  profile of serve written to {out} "
-             f"({err.decode(errors='replace').strip().splitlines()[-1:] or ''})")
 
 
 def run(args: argparse.Namespace, workdir: Path) -> int:

@@ -48,6 +48,8 @@ from calls.harness import (
     cpu_seconds,
     percentile,
     progress,
+    start_profiler,
+    stop_profiler,
 )
 
 FLOW = "utility_95598"
@@ -185,6 +187,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                  f"every {args.interval:g} s from {args.lead:g} s in (load {_load()})...")
         publisher = Publisher(rig, sequence, args.interval, args.lead)
         cpu0 = cpu_seconds(rig.serve_pid)
+        profiler = start_profiler(args.profile, rig.serve_pid) if args.profile else None
         publisher.start()
         try:
             result = rig.phase({"cmd": "place", "calls": n, "rate": args.rate,
@@ -193,6 +196,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             publisher.stop.set()
             publisher.join(timeout=120)
         serve_cpu = cpu_seconds(rig.serve_pid) - cpu0
+        if profiler is not None:
+            stop_profiler(profiler, args.profile)
         if publisher.error is not None:
             raise BenchError(f"publishing failed: {publisher.error!r}")
         progress(f"  {result['set_up']}/{n} calls set up, {result['ok']} ok {result['causes']}; "
@@ -268,6 +273,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--tts-cache", default="",
                         help="TTS cache directory (default: fresh; both versions are rendered "
                              "before the load either way)")
+    parser.add_argument("--profile", default="", metavar="FILE",
+                        help="sample serve with py-spy during the load into FILE (raw collapsed "
+                             "stacks; speedscope if FILE ends in .json)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 10 publishes (1 invalid) 0.2 s apart, 20 calls/s")
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from typing import IO, Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 TOKEN = "bench-token"
+BENCH_VENV = Path(os.environ.get("CORESWITCH_BENCH_VENV", REPO / ".bench-venv"))
 
 
 class BenchError(RuntimeError):
@@ -71,6 +73,30 @@ def listen_overflows() -> int:
             table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
             return int(table.get("ListenOverflows", 0))
     return 0
+
+
+def start_profiler(out: str, pid: int) -> subprocess.Popen[bytes]:
+    """py-spy (from the bench venv, or PATH) sampling serve during the rate phase."""
+    spy = BENCH_VENV / "bin" / "py-spy"
+    exe = str(spy) if spy.exists() else (shutil.which("py-spy") or "")
+    if not exe:
+        raise BenchError("--profile needs py-spy: pip install py-spy into .bench-venv")
+    fmt = "speedscope" if out.endswith(".json") else "raw"
+    return subprocess.Popen([exe, "record", "--pid", str(pid), "--rate", "250", "--format", fmt,
+                             "--output", out, "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def stop_profiler(proc: subprocess.Popen[bytes], out: str) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        err = b""
+    progress(f"  profile of serve written to {out} "
+             f"({err.decode(errors='replace').strip().splitlines()[-1:] or ''})")
 
 
 def _env() -> dict[str, str]:
