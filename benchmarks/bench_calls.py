@@ -13,6 +13,10 @@ socket (``socket <addr> async full``), serve runs ``examples/flows/95598.flow`` 
    1 (district code) → hangs up. Sustained setups/s = calls set up ÷ (last setup − first call
    placed); DTMF → next media command latency measured on the switch side (see loadsim.py).
 
+Peak concurrent = the most calls serve was running at once: the held calls serve reported live,
+or the most rate-phase calls that had their first prompt and were still up (a call still waiting
+for serve to accept its socket does not count).
+
 Every call must end as its caller ended it, with serve's call record written (read from serve's
 database after it stopped). The last line::
 
@@ -135,12 +139,13 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             stop_profiler(profiler, args.profile)
         placed += rated["uuids"]
         setups = rated["set_up"] / rated["setup_span_s"] if rated["setup_span_s"] > 0 else 0.0
-        peak = max(peak, int(rated["peak_channels"]))
+        peak = max(peak, int(rated["peak_in_flow"]))
         progress(f"  {rated['set_up']}/{n} set up in {rated['setup_span_s']:.2f} s "
                  f"(placing took {rated['placing_s']:.2f} s, late p99 "
                  f"{_fmt(rated['placing_late_p99_ms'])} ms); setup p50/p99 "
                  f"{_fmt(rated['setup_p50_ms'])}/{_fmt(rated['setup_p99_ms'])} ms; "
-                 f"{rated['ok']} ok {rated['causes']}; peak {rated['peak_channels']} up; "
+                 f"{rated['ok']} ok {rated['causes']}; peak {rated['peak_in_flow']} calls in the "
+                 f"flow ({rated['peak_channels']} channels up); "
                  f"sim loop lag p99 {_fmt(rated['sim_lag_p99_ms'])} ms")
         sim_cpu = rated["sim_cpu_s"] - sim_cpu
         progress(f"  CPU: serve {serve_cpu:.1f} s ({serve_cpu / max(1, n) * 1e3:.2f} ms/call), "

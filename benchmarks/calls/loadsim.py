@@ -76,6 +76,7 @@ class Track:
     first_media: float = 0.0
     dtmf_at: float = 0.0  # the last DTMF not yet followed by a media command
     held: float = 0.0
+    in_flow: bool = False  # counted in State.in_flow
     caller_hung_up: bool = False  # the caller's script ended the call itself
     script_ok: bool = True  # every step found the call up
     ended: float = 0.0
@@ -89,6 +90,8 @@ class State:
         self.latencies: list[float] = []
         self.hold_prompt: int | None = None
         self.held = 0
+        self.in_flow = 0  # calls up whose first media command has arrived
+        self.peak_in_flow = 0
         self.subscribed = asyncio.Event()
         self.changed = asyncio.Event()  # a call ended or reached its hold prompt
 
@@ -206,6 +209,10 @@ class TimedListener(Listener):
             track.media += 1
             if track.media == 1:
                 track.first_media = t
+                if ch is not None and ch.up():
+                    track.in_flow = True
+                    STATE.in_flow += 1
+                    STATE.peak_in_flow = max(STATE.peak_in_flow, STATE.in_flow)
             if track.dtmf_at:
                 STATE.latencies.append(t - track.dtmf_at)
                 track.dtmf_at = 0.0
@@ -301,6 +308,10 @@ async def play_script(sw: SimSwitch, ch: Channel, track: Track,
 
 
 async def watch_end(ch: Channel, track: Track) -> None:
+    await ch.hungup.wait()
+    if track.in_flow:
+        track.in_flow = False
+        STATE.in_flow -= 1
     await ch.destroyed.wait()
     track.ended = now()
     track.cause = ch.hangup_cause or ""
@@ -361,6 +372,7 @@ async def phase_place(sw: SimSwitch, sampler: Sampler, spec: dict[str, Any],
     STATE.held = 0
     STATE.latencies = []
     sampler.peak, sampler.lags = 0, []
+    STATE.peak_in_flow = STATE.in_flow
     dnis = str(spec.get("dnis", "95598"))
     base = int(spec.get("ani", 13900000000))
     tracks: list[Track] = []
@@ -404,6 +416,7 @@ async def phase_place(sw: SimSwitch, sampler: Sampler, spec: dict[str, Any],
         "dtmf_max_ms": max(STATE.latencies, default=float("nan")) * 1e3,
         "held": sum(1 for t in tracks if t.held and not t.ended),
         "live": len(sw.core.channels), "peak_channels": sampler.peak,
+        "peak_in_flow": STATE.peak_in_flow,
         "ok": len(ok), "causes": causes, "timed_out": not done(), "wait_s": finished - placed_end,
         "sim_lag_p99_ms": percentile(sampler.lags, 99) * 1e3,
         "sim_cpu_s": time.process_time(), "events": sw.core.bus.fired - events0,
