@@ -406,6 +406,11 @@ class StatementChecker:
                          did_you_mean(h.event, [x.name for x in schema.routes]))
                 continue
             self.action(h.action, must_leave=r.terminal, what=h.event)
+        if (s.name == "queue" and "overflow" not in routes
+                and not ("timeout" in routes and "no_agents" in routes)):
+            self.err("E409", f"'{s.name}' has no overflow route", s.head_span,
+                     "add 'overflow -> STATE' (or both 'timeout' and 'no_agents') for callers "
+                     "who wait too long or find no agent")
         for r in schema.routes:
             if r.required and r.name not in routes:
                 if r.name == "failure":
