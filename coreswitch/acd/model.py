@@ -32,6 +32,10 @@ class UnknownQueue(AcdError):
     pass
 
 
+class StoreUnavailable(AcdError):
+    """The state store cannot be reached (Redis down or restarting): retry later."""
+
+
 class AgentState(enum.StrEnum):
     """What an agent's desktop shows. ``available``/``away``/``logged_out`` are chosen by the
     agent (presence); ``offered``/``on_call``/``wrap_up`` follow from calls."""
