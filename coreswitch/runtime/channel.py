@@ -6,6 +6,7 @@ TCP or in memory) is the implementation; the protocol keeps the interpreter inde
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -29,6 +30,10 @@ class CallChannel(Protocol):
                      terminators: str = "#") -> Any: ...
 
     async def bridge(self, dial_string: str, *, timeout: float | None = None) -> BridgeResult: ...
+
+    def bridged(self) -> asyncio.Future[str]: ...
+
+    async def stop_media(self) -> None: ...
 
     async def set_variable(self, name: str, value: str) -> None: ...
 

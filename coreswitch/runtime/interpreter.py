@@ -205,6 +205,8 @@ class FlowRun:
         self._in_guard = False
         #: True while the switch plays or records for this call (a guard must stop it).
         self.media_busy = False
+        #: The caller has gone; the flow runs on without media (see :meth:`caller_gone`).
+        self.gone = False
         self._ended: tuple[str, str | None] = ("hangup", None)
         self._guard_timer: tuple[asyncio.Timeout, float | None] | None = None
         #: Called when the flow starts waiting for keys (menu, collect, survey): lets a
@@ -328,11 +330,21 @@ class FlowRun:
         loop of states that never waits cannot spin between a guard and its action."""
         self._in_guard = False
 
+    def caller_gone(self) -> None:
+        """The caller hung up but the flow goes on without media (a queue's ``abandoned``
+        route: work orders, SMS, notifications, variables). The hangup is in the transcript
+        now; the first step that needs the caller ends the run quietly."""
+        if not self.gone:
+            self.gone = True
+            self.transcript.add("hangup", cause=self.channel.hangup_cause or "NORMAL_CLEARING",
+                                by="caller", state=self.frame.qualified())
+
     async def unless_hung_up(self, work: Awaitable[T]) -> T:
         """Await ``work`` (a plugin function, a service) but give up on it as soon as the caller
-        hangs up: the run ends then, not when a slow CRM finally answers."""
+        hangs up: the run ends then, not when a slow CRM finally answers. After
+        :meth:`caller_gone` the work runs to its end (that is what the route is for)."""
         hung_up = getattr(self.channel, "hung_up", None)
-        if not isinstance(hung_up, asyncio.Event):
+        if self.gone or not isinstance(hung_up, asyncio.Event):
             return await work
         task = asyncio.ensure_future(work)
         gone = asyncio.ensure_future(hung_up.wait())
@@ -444,10 +456,13 @@ class FlowRun:
             self.goto(self.ir["start"])
             await self._run_guarded()
             outcome, cause = self._ended
+            if self.gone:
+                outcome, cause = "caller_hangup", self.channel.hangup_cause
         except CallerHungUp as exc:
             outcome, cause = "caller_hangup", exc.cause
-            self.transcript.add("hangup", cause=exc.cause, by="caller",
-                                state=self.frame.qualified())
+            if not self.gone:
+                self.transcript.add("hangup", cause=exc.cause, by="caller",
+                                    state=self.frame.qualified())
         except _GuardLoop as exc:
             outcome, cause = "hangup", "NORMAL_CLEARING"
             self.transcript.add("error", state=exc.state,

@@ -104,6 +104,8 @@ class CallSession:
         self.hangup_cause: str | None = None
         self.hung_up = asyncio.Event()
         self.answered = False
+        #: Resolved with the other leg's UUID at the next ``CHANNEL_BRIDGE`` (see :meth:`bridged`).
+        self._bridge_waiter: asyncio.Future[str] | None = None
         peer.bind(self.uuid, self._on_event)
 
     # -- events --------------------------------------------------------------------------------
@@ -119,6 +121,12 @@ class CallSession:
             self._mark_hung_up(event.headers.get("Hangup-Cause", "NORMAL_CLEARING"))
         elif name == EventName.CHANNEL_ANSWER:
             self.answered = True
+        elif name == EventName.CHANNEL_BRIDGE:
+            waiter = self._bridge_waiter
+            if waiter is not None and not waiter.done():
+                other = (event.headers.get("Bridge-B-Unique-ID")
+                         or event.headers.get("Other-Leg-Unique-ID") or "")
+                waiter.set_result(other)
 
     def _swallowed(self, digit: str) -> bool:
         """The first key after a full-length entry: True (drop it) if it is a terminator in time."""
@@ -309,6 +317,23 @@ class CallSession:
                  or done.headers.get("Application-Response", ""))
         answered = cause in ("SUCCESS", "ANSWER")
         return BridgeResult(answered, cause or "UNKNOWN")
+
+    def bridged(self) -> asyncio.Future[str]:
+        """A future resolved with the other leg's UUID when this channel is next bridged
+        (``CHANNEL_BRIDGE``): a :meth:`bridge` returns only when the conversation ends, and the
+        ACD must know at once who answered. Call it before starting the bridge."""
+        waiter = self._bridge_waiter
+        if waiter is None or waiter.done():
+            waiter = self._bridge_waiter = asyncio.get_running_loop().create_future()
+        return waiter
+
+    async def stop_media(self) -> None:
+        """Stop whatever the channel is playing now (``uuid_break``); harmless when idle. The
+        :meth:`play` that was running returns (without a key)."""
+        if self.hangup_cause is not None:
+            return
+        with contextlib.suppress(CommandError, ConnectionLost, TimeoutError):
+            await self.peer.api("uuid_break", self.uuid, check=False)
 
     async def transfer(self, destination: str, dialplan: str = "XML",
                        context: str = "default") -> None:

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from coreswitch.media.errors import RecordingError
 from coreswitch.media.recording import Kind
+from coreswitch.runtime.channel import CallChannel
 from coreswitch.runtime.interpreter import FlowRun, Op, op
 from coreswitch.runtime.services import QueueRequest, ServiceFailed
 from coreswitch.runtime.session import CallerHungUp
@@ -104,11 +105,41 @@ async def transfer(run: FlowRun, step: Op, pc: int) -> int | None:
     return pc + 1 if failure is None else failure
 
 
+class _QueueCall:
+    """The call as the ACD sees it while the caller waits (music, speech, transcript)."""
+
+    def __init__(self, run: FlowRun) -> None:
+        self.run = run
+
+    @property
+    def channel(self) -> CallChannel:
+        return self.run.channel
+
+    async def say(self, text: str) -> str | None:
+        run = self.run
+        try:
+            path = await run.deps.renderer.render(text, run.lang)
+        except Exception as exc:  # a TTS fault costs the announcement, never the call
+            log.error("cannot render queue announcement %r: %s", text[:40], exc)
+            return None
+        run.transcript.add("prompt", text=text, lang=run.lang, file=path, barged=False)
+        return path
+
+    def note(self, kind: str, **data: object) -> None:
+        self.run.transcript.add(kind, **data)
+
+
+#: Where each queue result goes when the flow has no route of that name.
+_QUEUE_FALLBACK = {"timeout": "overflow", "no_agents": "overflow", "exit": "overflow",
+                   "answered": "after"}
+
+
 @op("queue")
 async def queue(run: FlowRun, step: Op, pc: int) -> int | None:
     args: Mapping[str, Any] = step["args"]
     skills = run.arg(step, "skills", [])
     callback_after = run.arg(step, "callback_after")
+    exit_key = run.arg(step, "exit_key")
     request = QueueRequest(
         queue=str(args["queue"]), priority=int(run.arg(step, "priority", 0)),  # type: ignore[call-overload]
         skills=tuple(str(s) for s in skills) if isinstance(skills, list) else (),
@@ -117,21 +148,32 @@ async def queue(run: FlowRun, step: Op, pc: int) -> int | None:
         announce=await run.files(args.get("announce")),
         announce_every=_seconds(run.arg(step, "announce_every"), 60.0),
         announce_position=bool(run.arg(step, "announce_position", False)),
-        callback_after=None if callback_after is None else _seconds(callback_after, 0.0))
+        callback_after=None if callback_after is None else _seconds(callback_after, 0.0),
+        callback_prompt=await run.files(args.get("callback_prompt")),
+        callback_key=str(run.arg(step, "callback_key", "1"))[:1] or "1",
+        exit_key=None if exit_key is None else str(exit_key)[:1] or None)
     entry = run.transcript.add("queue", queue=request.queue, priority=request.priority,
                                skills=list(request.skills))
     run.caller_turn()
-    outcome = await run.deps.services.queue(run.call_info(), request)
-    entry.update(result=outcome.result, reason=outcome.reason, agent=outcome.agent)
-    if outcome.result in ("answered", "after"):
-        after = _route(step, "after")
-        if outcome.result == "after" and after is not None:
-            return after
+    mark = len(run.transcript.entries)
+    outcome = await run.deps.services.queue(run.call_info(), request, _QueueCall(run))
+    joined = next((e.get("position") for e in run.transcript.entries[mark:]
+                   if e["event"] == "queue_position"), None)
+    entry.update(result=outcome.result, reason=outcome.reason, agent=outcome.agent,
+                 waited=outcome.waited, position=joined)
+    result = outcome.result
+    if result == "abandoned":
+        target = _route(step, "abandoned")
+        if target is None:
+            raise CallerHungUp(run.channel.hangup_cause or "NORMAL_CLEARING")
+        run.caller_gone()  # the route runs without media: the first prompt ends the run
+        return target
+    target = _route(step, result)
+    if target is None and result in _QUEUE_FALLBACK:
+        target = _route(step, _QUEUE_FALLBACK[result])
+    if target is None and result in ("answered", "callback"):
         await run.channel.hangup("NORMAL_CLEARING")
         run.end("hangup", "NORMAL_CLEARING")
-    target = _route(step, outcome.result)
-    if target is None:
-        target = _route(step, "overflow")
     if target is None:
         return pc + 1
     return target

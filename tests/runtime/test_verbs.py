@@ -163,7 +163,7 @@ def test_a_queue_without_agents_takes_the_overflow_route() -> None:
     call = place_call(ir)
     entry = call.of("queue")[0]
     assert (entry["queue"], entry["priority"], entry["skills"]) == ("service", 100, ["95598"])
-    assert entry["result"] == "overflow"
+    assert entry["result"] == "no_agents"  # no ACD here: no agents; no route no_agents → overflow
     assert call.states() == ["q", "vm"]
 
 

@@ -29,10 +29,11 @@ async def dial_group(core: SwitchCore, group: list[dialstring.Endpoint], variabl
     dialer = core.dialer
     if dialer is None:
         return "DESTINATION_OUT_OF_ORDER"
-    if len(group) == 1:
+    if len(group) == 1 and not _leg_timing(group[0]):
         return await dialer.dial(group[0], variables, caller, timeout)
     abort = asyncio.Event()
-    tasks = [asyncio.ensure_future(dialer.dial(e, variables, caller, timeout, abort))
+    tasks = [asyncio.ensure_future(_dial_leg(core, e, variables, caller, timeout=timeout,
+                                             abort=abort))
              for e in group]
     winner: Channel | None = None
     causes: list[str] = []
@@ -49,6 +50,43 @@ async def dial_group(core: SwitchCore, group: list[dialstring.Endpoint], variabl
     if winner is not None:
         return winner
     return next((c for c in causes if c not in ("LOSE_RACE",)), causes[0] if causes else "")
+
+
+def _leg_timing(e: dialstring.Endpoint) -> bool:
+    return "leg_delay_start" in e.variables or "leg_timeout" in e.variables
+
+
+async def _dial_leg(core: SwitchCore, e: dialstring.Endpoint, variables: dict[str, str],
+                    caller: Channel | None, *, timeout: float, abort: asyncio.Event
+                    ) -> Channel | str:
+    """One leg of a group, honouring the per-leg ``[leg_delay_start=S]`` (start dialling S
+    seconds late, as ring-progressively needs) and ``[leg_timeout=S]`` (ring at most S)."""
+    assert core.dialer is not None
+    delay = _seconds(e.variables.get("leg_delay_start"), 0.0)
+    ring = min(_seconds(e.variables.get("leg_timeout"), timeout), timeout - delay)
+    if delay > 0:
+        events = [abort] + ([caller.hungup] if caller else [])
+        waiters = [asyncio.ensure_future(ev.wait()) for ev in events]
+        try:
+            await asyncio.wait(waiters, timeout=core.clock.real(delay),
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+        if abort.is_set():
+            return "LOSE_RACE"
+        if caller is not None and not caller.up():
+            return "ORIGINATOR_CANCEL"
+    if ring <= 0:
+        return "NO_ANSWER"
+    return await core.dialer.dial(e, variables, caller, ring, abort)
+
+
+def _seconds(text: str | None, default: float) -> float:
+    try:
+        return float(text) if text else default
+    except ValueError:
+        return default
 
 
 async def bridge_app(core: SwitchCore, ch: Channel, arg: str) -> str:
