@@ -53,6 +53,53 @@ class StateConfig(_Section):
     backend: str = "memory"
 
 
+class AcdQueueConfig(_Section):
+    """``[acd.queues.NAME]``: one queue (see :class:`coreswitch.acd.model.QueueConfig`)."""
+
+    strategy: str = "longest-idle"
+    ring_timeout: float = 15.0
+    wrap_up: float = 10.0
+    max_wait: float = 300.0
+    max_wait_no_agent: float = 0.0
+    join_empty: bool = True
+    leave_empty: bool = False
+    overflow_queue: str | None = None
+    #: [[seconds waited, minimum proficiency], ...], e.g. [[0, 4], [30, 2], [60, 0]]
+    skill_steps: list[tuple[float, int]] = msgspec.field(default_factory=lambda: [(0.0, 0)])
+    tier_wait: float = 0.0
+    no_answer_delay: float = 30.0
+    busy_delay: float = 60.0
+    reject_delay: float = 30.0
+    max_no_answer: int = 3
+    progressive_delay: float = 5.0
+    service_level: float = 20.0
+
+
+class AcdAgentConfig(_Section):
+    """``[acd.agents."ID"]``: one agent (工号); see :class:`coreswitch.acd.model.AgentConfig`."""
+
+    endpoint: str = ""  # dial string of the agent's phone; default "user/ID"
+    name: str = ""
+    queues: dict[str, int] = msgspec.field(default_factory=dict)  # queue → tier
+    skills: dict[str, int] = msgspec.field(default_factory=dict)  # skill → proficiency 1..5
+    max_concurrent: int = 1
+    successor: str | None = None
+    handover_required: bool = False
+    login: bool = False  # log in when the server starts (demos, the simulated switch)
+
+
+class AcdConfig(_Section):
+    """``[acd]``: queues, agents and how the ACD reaches callers and customers."""
+
+    node: str = ""  # this node's name in shared state; default: host name + process id
+    hold_music: str = "local_stream://moh"
+    #: How a booked callback dials the customer; ``{number}`` is the caller's number (digits).
+    callback_dial: str = "sofia/gateway/default/{number}"
+    tick: float = 1.0  # seconds between distribution rounds and expiry checks
+    queues: dict[str, AcdQueueConfig] = msgspec.field(default_factory=dict)
+    agents: dict[str, AcdAgentConfig] = msgspec.field(default_factory=dict)
+
+
 class HttpConfig(_Section):
     """``[http]``: the admin API and dashboard."""
 
@@ -103,6 +150,7 @@ class Config(_Section):
     tts: TtsConfig = msgspec.field(default_factory=TtsConfig)
     media: MediaConfig = msgspec.field(default_factory=MediaConfig)
     plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
+    acd: AcdConfig = msgspec.field(default_factory=AcdConfig)
 
 
 def parse_address(text: str, what: str) -> tuple[str, int]:
@@ -130,7 +178,33 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}: {_readable(str(exc))}") from None
     parse_address(config.switch.outbound_listen, f"{path}: switch.outbound_listen")
     parse_address(config.http.bind, f"{path}: http.bind")
+    _check_acd(config.acd, path)
     return config
+
+
+def _check_acd(acd: AcdConfig, path: Path) -> None:
+    from coreswitch.acd import strategies  # noqa: PLC0415  # config stays importable alone
+
+    for name, q in acd.queues.items():
+        try:
+            strategies.get(q.strategy)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: acd.queues.{name}.strategy: {exc}") from None
+        if q.overflow_queue is not None and q.overflow_queue not in acd.queues:
+            raise ConfigError(f"{path}: acd.queues.{name}.overflow_queue: no queue "
+                              f"{q.overflow_queue!r} in [acd.queues]")
+    for agent_id, a in acd.agents.items():
+        for queue in a.queues:
+            if queue not in acd.queues:
+                raise ConfigError(f"{path}: acd.agents.{agent_id}.queues: no queue {queue!r} "
+                                  "in [acd.queues]")
+        for skill, level in a.skills.items():
+            if not 1 <= level <= 5:
+                raise ConfigError(f"{path}: acd.agents.{agent_id}.skills.{skill}: proficiency "
+                                  f"must be 1..5, got {level}")
+        if a.successor is not None and a.successor not in acd.agents:
+            raise ConfigError(f"{path}: acd.agents.{agent_id}.successor: no agent "
+                              f"{a.successor!r} in [acd.agents]")
 
 
 def _readable(message: str) -> str:

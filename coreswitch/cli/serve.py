@@ -26,6 +26,9 @@ import signal
 import sys
 from pathlib import Path
 
+from coreswitch.acd import setup as acd_setup
+from coreswitch.acd.engine import Acd
+from coreswitch.acd.queue_log import DatabaseQueueLog
 from coreswitch.config import Config, ConfigError, load_config, parse_address
 from coreswitch.esl import AccessDenied, AuthenticationError, ConnectionLost, InboundClient
 from coreswitch.esl.outbound import OutboundServer
@@ -43,6 +46,7 @@ from coreswitch.runtime.prompts import TtsRenderer
 from coreswitch.runtime.service import CallRecorder, CallService
 from coreswitch.runtime.services import LocalServices
 from coreswitch.store import Database
+from coreswitch.switch.sim.agents import Agent as SimAgent
 from coreswitch.switch.sim.switch import SimSwitch
 from dsl import Environment
 
@@ -111,14 +115,16 @@ async def _start_sim(config: Config) -> SimSwitch | None:
     if config.switch.kind != "sim":
         return None
     sim = SimSwitch(config.switch.host, config.switch.port, config.switch.password)
+    _sim_agents(sim, config)
     await sim.start()
     log.info("simulated switch listening on %s:%s", config.switch.host, sim.port)
     return sim
 
 
-def _deps(config: Config, renderer: TtsRenderer, settings: dict[str, object]) -> Deps:
+def _deps(config: Config, renderer: TtsRenderer, settings: dict[str, object],
+          acd: Acd) -> Deps:
     """What every call shares: functions (plugins add theirs later), services, media."""
-    return Deps(FunctionRegistry(), LocalServices(), renderer,
+    return Deps(FunctionRegistry(), LocalServices(acd=acd), renderer,
                 recordings=RecordingStore(config.media.recordings_dir), settings=settings,
                 sounds_dir=config.media.sounds_dir, transfer_dial=config.switch.transfer_dial)
 
@@ -131,34 +137,36 @@ async def _serve(config: Config, *, drain: float) -> None:
 
     database = Database(config.store.url)
     await database.upgrade()
-    cache = open_tts_cache(config.tts)
-    renderer = TtsRenderer(cache, voice=config.tts.voice, rate=config.tts.rate)
+    renderer = TtsRenderer(cache := open_tts_cache(config.tts), voice=config.tts.voice,
+                           rate=config.tts.rate)
     settings = dict(config.flows.settings)
     registry = await _load_flows(config, database, renderer, settings)
 
     sim = await _start_sim(config)
     recorder = CallRecorder(database)
     recorder.start()
-    on_call = CallService(registry, _deps(config, renderer, settings), recorder)
-
-    host, port = parse_address(config.switch.outbound_listen, "switch.outbound_listen")
-    outbound = OutboundServer(on_call, host, port, event_format=config.switch.event_format,
-                              linger=config.switch.linger)
     client = InboundClient(config.switch.host, sim.port if sim else config.switch.port,
                            config.switch.password, event_format=config.switch.event_format,
                            connect_timeout=config.switch.connect_timeout,
                            command_timeout=config.switch.command_timeout)
+    host, port = parse_address(config.switch.outbound_listen, "switch.outbound_listen")
+    acd = await _build_acd(config, database, client)
+    on_call = CallService(registry, _deps(config, renderer, settings, acd), recorder)
+    outbound = OutboundServer(acd_setup.with_callbacks(acd, on_call), host, port,
+                              event_format=config.switch.event_format,
+                              linger=config.switch.linger)
     http = None
     try:
         await outbound.start()  # before the inbound link: the switch may send calls at once
         log.info("outbound socket listening on %s:%s", host, outbound.port)
+        acd.settings.callback_socket = f"{_local(host)}:{outbound.port} async full"
         await client.start()
+        await _start_acd(acd, config)
         app = create_app(registry, token=config.http.admin_token,
                          extra_routes=[*calls_api.routes, *sim_api.routes])
-        app.state.calls = on_call
-        app.state.database = database
-        app.state.sim = sim
-        app.state.outbound_address = f"{_local(host)}:{outbound.port}"
+        for name, value in {"calls": on_call, "database": database, "sim": sim, "acd": acd,
+                            "outbound_address": f"{_local(host)}:{outbound.port}"}.items():
+            setattr(app.state, name, value)
         http = build_server(app, config.http.bind)
         http_task = asyncio.ensure_future(http.serve())
         watcher = (asyncio.ensure_future(watch_directories(registry, _flow_directories(config)))
@@ -175,6 +183,7 @@ async def _serve(config: Config, *, drain: float) -> None:
         await http_task
     finally:
         await outbound.close(drain=drain)
+        await _stop_acd(acd)
         await recorder.close()
         await client.close()
         if sim is not None:
@@ -183,6 +192,42 @@ async def _serve(config: Config, *, drain: float) -> None:
             registry.close()
         _close_cache(cache)
         await database.close()
+
+
+async def _build_acd(config: Config, database: Database, client: InboundClient) -> Acd:
+    """The ACD on the configured state store, its queue log in the database. Callbacks ring
+    the agent with ``bgapi originate`` (never ``api``: it would hold the ESL link while the
+    phone rings); the socket address is set once the outbound listener has its port."""
+    store = await acd_setup.open_store(config.state.backend)
+
+    async def originate(command: str, args: str) -> str:
+        return await client.bgapi(command, args, check=False, timeout=300)
+
+    return acd_setup.build(config.acd, store, DatabaseQueueLog(database), api=originate,
+                           callback_socket="")
+
+
+async def _start_acd(acd: Acd, config: Config) -> None:
+    await acd.start()
+    await acd_setup.login_configured(acd, config.acd)
+    log.info("ACD node %s: %d queues, %d agents, state %s", acd.node, len(acd.queues),
+             len(acd.agent_configs), config.state.backend)
+
+
+async def _stop_acd(acd: Acd) -> None:
+    await acd.stop()
+    await acd.store.close()
+    await acd.log.close()
+
+
+def _sim_agents(sim: SimSwitch, config: Config) -> None:
+    """On the simulated switch, every configured agent gets a virtual phone (answers after
+    2 s, talks 30 s) so a demo's queues are served."""
+    for agent_id, agent in config.acd.agents.items():
+        endpoint = agent.endpoint or f"user/{agent_id}"
+        extension = endpoint.rsplit("/", 1)[-1].split("@", 1)[0]
+        if extension not in sim.dialer.agents:
+            sim.dialer.add(SimAgent(extension, answer_after=2.0, talk_time=30.0))
 
 
 def _local(host: str) -> str:

@@ -2,12 +2,13 @@
 
 Modules, one table group each: :mod:`~coreswitch.store.flows` (published flow versions and the
 live pointer), :mod:`~coreswitch.store.audit` (append-only audit log),
-:mod:`~coreswitch.store.calls` (call detail records). :class:`Database` runs all session work in
+:mod:`~coreswitch.store.calls` (call detail records), :mod:`~coreswitch.store.queue_log` (ACD
+events). :class:`Database` runs all session work in
 a worker thread so the event loop never blocks. ``Base.metadata`` holds every table; the
 migrations in ``coreswitch/store/migrations`` create exactly that schema.
 """
 
-from coreswitch.store import audit, calls, flows
+from coreswitch.store import audit, calls, flows, queue_log
 from coreswitch.store.audit import AuditEntry, AuditLogIsAppendOnly
 from coreswitch.store.base import Base, UTCDateTime, utcnow
 from coreswitch.store.calls import CallRecord
@@ -30,5 +31,6 @@ __all__ = [
     "calls",
     "flows",
     "metadata",
+    "queue_log",
     "utcnow",
 ]
