@@ -326,13 +326,19 @@ redis.register_function('acd_dispatch', function(keys, args)
       local idx = ''
       if qc.skills_based and c.skills and #c.skills > 0 then idx = c.skills[1] end
       local chosen = {}
-      for _, am in ipairs(redis.call('ZRANGE', k('free', q .. '\t' .. idx), 0, 255)) do
-        local a = idname(am)
-        local cfg = acfg(a)
-        if cfg and eligible(cfg, c, qc, now) then
-          chosen[#chosen + 1] = {a, cfg.endpoint}
-          if #chosen >= limit then break end
+      local start, chunk = 0, math.min(limit, 16)
+      while start < 256 and #chosen < limit do
+        local got = redis.call('ZRANGE', k('free', q .. '\t' .. idx), start, start + chunk - 1)
+        for _, am in ipairs(got) do
+          local a = idname(am)
+          local cfg = acfg(a)
+          if cfg and eligible(cfg, c, qc, now) then
+            chosen[#chosen + 1] = {a, cfg.endpoint}
+            if #chosen >= limit then break end
+          end
         end
+        if #got < chunk then break end
+        start, chunk = start + chunk, math.min(chunk * 2, 64)
       end
       if #chosen > 0 then
         if c.node ~= node and c.node ~= '*' then return false end
