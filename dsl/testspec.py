@@ -14,8 +14,20 @@ virtual clock; this module only builds and describes them. Expectation kinds:
 ``transfer``       the call was transferred (optionally to a number)
 ``sms``            an SMS was sent (optionally ``to="…"``)
 ``voicemail``      a voicemail was left (optionally in a box)
+``callback``       a booked callback was made later (``agent="1001"``, ``answered=true``)
+``agent``          an agent answered calls (``expect agent "1001" answered=2``)
 an expression      a boolean over the flow's variables at the end of the call
 =================  =====================================================================
+
+``expect queue`` options match the call's wait: ``result`` (answered, timeout, no_agents,
+callback, exit, abandoned), ``agent``, ``position`` (on joining) and ``served_before`` (other
+callers of that queue answered while this one waited).
+
+ACD steps set the scene for ``queue``: ``agent "1001" queue=service answers_after=2s talk=60s``
+(a virtual agent, logged in; ``no_answer=true``, ``busy=true``, ``skills="billing:4"``,
+``tier=2``, ``logged_in=false``, ``away="lunch"``, ``available_after=30s``),
+``waiting service callers=3 priority=0`` (other simulated callers in the queue, before this
+call or ``after=5s``; ``hangup_after=D``) and ``queue_config service strategy="ring-all" wrap_up=5s`` (any queue setting).
 """
 
 from __future__ import annotations
@@ -28,8 +40,9 @@ from dsl.expr import to_ir
 from dsl.span import Span
 
 EXPECT_KINDS = ("heard", "not_heard", "state", "queue", "work_order", "hangup", "transfer",
-                "sms", "voicemail")
-STEP_KINDS = ("caller", "at", "press", "silence", "hangup", "mock", "expect")
+                "sms", "voicemail", "callback", "agent")
+ACD_STEPS = ("agent", "waiting", "queue_config")
+STEP_KINDS = ("caller", "at", "press", "silence", "hangup", "mock", "expect", *ACD_STEPS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +93,17 @@ class Expect:
     span: Span
 
 
-Step = Caller | At | Press | Silence | HangupStep | Mock | Expect
+@dataclass(frozen=True, slots=True)
+class AcdStep:
+    """``agent "ID" …``, ``waiting QUEUE …`` or ``queue_config QUEUE …``."""
+
+    kind: str
+    name: str
+    options: tuple[ast.Option, ...]
+    span: Span
+
+
+Step = Caller | At | Press | Silence | HangupStep | Mock | Expect | AcdStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +199,18 @@ def _step(it: ast.Stmt, diags: list[Diagnostic]) -> Step | None:  # noqa: PLR091
         if returns_kw is None and fails is None:
             bad("'mock' needs returns=VALUE or fails", 'mock crm.lookup fails="timeout"')
         return Mock(fname, returns_kw.expr if returns_kw else None, fails, it.span, fn.span)
+    if h in ACD_STEPS:
+        first = pos[0].expr if pos else None
+        name = (first.name if isinstance(first, ast.Name)
+                else str(first.value) if isinstance(first, ast.Lit) else "")
+        if not name:
+            bad(f"'{h}' needs a name", {"agent": 'agent "1001" queue=service answers_after=2s',
+                                         "waiting": "waiting service callers=3",
+                                         "queue_config": 'queue_config service strategy="ring-all"'
+                                         }[h])
+            return None
+        opts = tuple(ast.Option(a.name, a.expr, a.span) for a in it.args if isinstance(a, ast.Kw))
+        return AcdStep(h, name, opts, it.span)
     if h == "expect":
         opts = tuple(ast.Option(a.name, a.expr, a.span) for a in it.args if isinstance(a, ast.Kw))
         first = pos[0].expr if pos else None
@@ -189,7 +224,7 @@ def _step(it: ast.Stmt, diags: list[Diagnostic]) -> Step | None:  # noqa: PLR091
             return Expect("expr", first, (), it.span)
         bad("unknown expectation", did_you_mean(
             first.name if isinstance(first, ast.Name) else "", EXPECT_KINDS)
-            or "expect heard|not_heard|state|queue|work_order|hangup|transfer|sms|voicemail")
+            or "expect " + "|".join(EXPECT_KINDS))
         return None
     diags.append(error("E601", f"unknown test step '{h}'", it.head_span,
                        did_you_mean(h, STEP_KINDS) or "steps: " + ", ".join(STEP_KINDS)))
@@ -231,6 +266,9 @@ def test_to_ir(case: TestCase) -> dict[str, object]:
             steps.append({"step": "silence", "ms": s.ms, "line": line})
         elif isinstance(s, HangupStep):
             steps.append({"step": "hangup", "line": line})
+        elif isinstance(s, AcdStep):
+            steps.append({"step": s.kind, "name": s.name,
+                          "options": {o.name: to_ir(o.value) for o in s.options}, "line": line})
         elif isinstance(s, Mock):
             steps.append({"step": "mock", "function": s.function,
                           "returns": to_ir(s.returns) if s.returns is not None else None,
@@ -238,7 +276,7 @@ def test_to_ir(case: TestCase) -> dict[str, object]:
         else:
             value: object = None
             if s.value is not None:
-                is_state = s.kind == "state" or (s.kind == "queue"
+                is_state = s.kind == "state" or (s.kind in ("queue", "agent")
                                                   and isinstance(s.value, ast.Name))
                 value = _dotted(s.value) if is_state else to_ir(s.value)
             steps.append({"step": "expect", "kind": s.kind, "value": value,

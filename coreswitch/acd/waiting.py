@@ -75,7 +75,6 @@ def failure_for(cause: str) -> OfferFailure:
 #: Seconds between checks of the no-agent rules while waiting.
 NO_AGENT_CHECK = 5.0
 DEFAULT_CALLBACK_OFFER = "如需预约回电，请按{key}键；我们将在轮到您时回电。"
-CALLBACK_BOOKED = "已为您预约回电，请保持电话畅通。再见。"
 
 
 class _Left(Exception):
@@ -265,10 +264,6 @@ class CallerWait:
                    number=number, position=position, waited=round(self.waited(), 3))
         self.call.note("queue_left", result="callback", reason="callback booked",
                        position=position)
-        spoken = await self.call.say(CALLBACK_BOOKED)
-        if spoken:
-            with contextlib.suppress(CallerHungUp):
-                await self.channel.play(spoken, barge=False)
         raise _Left(self.outcome("callback", "callback booked", position=position))
 
     async def _announcement(self) -> list[str]:

@@ -17,14 +17,18 @@ handlers, max-tries routes, ``if``/``switch`` arms, failure and other routes) ta
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dsl
+from coreswitch.acd.queue_log import QueueEvent
+from coreswitch.runtime.acd_scene import AcdScene, served_before
 from coreswitch.runtime.functions import FunctionRegistry, mock
 from coreswitch.runtime.harness import SimHarness
 from coreswitch.runtime.interpreter import Deps, RunResult
@@ -169,10 +173,20 @@ async def run_case(harness: SimHarness, suite: Suite, case: Mapping[str, Any],
     services = LocalServices()
     deps = replace(base, functions=functions_for(case), services=services,
                    renderer=harness.virtual_renderer())
-    result = await harness.call(suite.ir, deps, ani=ani, dnis=dnis, caller=script(case),
-                                at=_at(case), seed=case["name"])
+    at = _at(case)
+    tz = ZoneInfo(next((c.get("timezone") for c in suite.ir.get("calendars", {}).values()
+                        if c.get("timezone")), "Asia/Shanghai"))
+    async with AcdScene(harness, case, suite.ir, at.replace(tzinfo=tz).timestamp(), ani) as acd:
+        acd.deps(deps)
+        acd.start_others(replace(deps, functions=FunctionRegistry()))
+        if acd.main_delay:
+            await asyncio.sleep(acd.main_delay)
+        result = await harness.call(suite.ir, deps, ani=ani, dnis=dnis, caller=script(case),
+                                    at=at, seed=case["name"])
+        await acd.drain()
+        events = acd.events()
     failures = [msg for s in case["steps"] if s["step"] == "expect"
-                for msg in [expectation(s, result)] if msg]
+                for msg in [expectation(s, result, events, ani)] if msg]
     return CaseResult(suite, case["name"], case["line"], failures, result)
 
 
@@ -208,12 +222,34 @@ def _options_match(entry: Mapping[str, Any], options: Mapping[str, Any],
     return True
 
 
-def expectation(step: Mapping[str, Any], result: RunResult) -> str | None:  # noqa: PLR0911, PLR0912
+def _acd_expectation(kind: str, value: Any, opts: Mapping[str, Any], where: str,
+                     events: Sequence[QueueEvent]) -> str | None:
+    if kind == "callback":
+        made = [e for e in events if e.event == "callback_made"]
+        if not made:
+            return f"{where}: no callback was made"
+        rows = [{"agent": e.agent, **e.data} for e in made]
+        return None if any(_options_match(r, opts) for r in rows) else (
+            f"{where}: callbacks were {rows}")
+    agent = str(_literal(value)) if value is not None else ""
+    answered = sum(1 for e in events if e.event in ("answer", "callback_made")
+                   and e.agent == agent)
+    want = opts.get("answered")
+    if want is None:
+        return None if answered else f"{where} {agent}: answered no call"
+    return None if answered == _literal(want) else (
+        f"{where} {agent}: answered {answered} calls")
+
+
+def expectation(step: Mapping[str, Any], result: RunResult,  # noqa: PLR0911, PLR0912
+                events: Sequence[QueueEvent] = (), ani: str = "") -> str | None:
     """None when the expectation holds, else what went wrong (one line)."""
     kind, value, opts = step["kind"], step["value"], step.get("options") or {}
     where = f"line {step['line']}: expect {kind}"
     t = result.transcript
     try:
+        if kind in ("callback", "agent"):
+            return _acd_expectation(kind, value, opts, where, events)
         if kind == "heard":
             return None if _heard(result, value) else f"{where} {_matcher(value)[0]}: not heard"
         if kind == "not_heard":
@@ -226,8 +262,13 @@ def expectation(step: Mapping[str, Any], result: RunResult) -> str | None:  # no
             joined = [e for e in t.of("queue") if e["queue"] == value]
             if not joined:
                 return f"{where} {value}: the call did not join it"
-            return None if any(_options_match(e, opts) for e in joined) else (
-                f"{where} {value}: joined with priority {joined[0].get('priority')}")
+            served = served_before(list(events), str(value), ani)
+            joined = [{**e, "served_before": served} for e in joined]
+            if any(_options_match(e, opts) for e in joined):
+                return None
+            shown = {k: joined[0].get(k) for k in ("priority", "result", "agent", "position",
+                                                   "served_before") if k in joined[0]}
+            return f"{where} {value}: the wait was {shown}"
         if kind == "work_order":
             wanted = str(_literal(value)) if value is not None else None
             orders = [e for e in t.of("work_order") if e.get("number")

@@ -10,7 +10,7 @@ from dsl.checker.scope import Scope
 from dsl.diagnostics import Diagnostic, did_you_mean, error
 from dsl.environment import Environment
 from dsl.flowgraph import walk
-from dsl.testspec import Expect, Mock, TestCase
+from dsl.testspec import AcdStep, Expect, Mock, TestCase
 
 
 def check_tests(tests_flow: ast.Flow, target: ast.Flow, env: Environment) -> list[Diagnostic]:
@@ -44,7 +44,25 @@ def check_tests(tests_flow: ast.Flow, target: ast.Flow, env: Environment) -> lis
                                            f"the mock gives {got}", step.returns.span))
             elif isinstance(step, Expect):
                 _expect(step, main, all_states, queues, orders, diags)
+            elif isinstance(step, AcdStep):
+                allowed = ACD_OPTIONS[step.kind]
+                for o in step.options:
+                    if o.name not in allowed:
+                        diags.append(error("E601", f"'{step.kind}' has no option '{o.name}'",
+                                           o.span, did_you_mean(o.name, allowed)
+                                           or "options: " + ", ".join(sorted(allowed))))
     return diags
+
+
+ACD_OPTIONS = {
+    "agent": {"queue", "queues", "answers_after", "no_answer", "busy", "talk", "skills", "tier",
+              "logged_in", "away", "available_after", "name"},
+    "waiting": {"callers", "priority", "after", "hangup_after", "ani_prefix", "skills"},
+    "queue_config": {"strategy", "ring_timeout", "wrap_up", "max_wait", "max_wait_no_agent",
+                     "join_empty", "leave_empty", "overflow_queue", "tier_wait",
+                     "no_answer_delay", "busy_delay", "reject_delay", "max_no_answer",
+                     "progressive_delay", "service_level"},
+}
 
 
 def _outcomes(scopes: list[Scope]) -> tuple[set[str], set[str] | None]:

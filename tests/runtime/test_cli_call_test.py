@@ -43,7 +43,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def test_the_example_flows_pass_their_tests(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _cli(capsys, "test", str(EXAMPLES))
     assert code == 0, out
-    assert out.rstrip().endswith("19 passed, 0 failed")
+    assert out.rstrip().endswith("24 passed, 0 failed")
     assert "FAIL " not in out
 
 
