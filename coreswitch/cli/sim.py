@@ -69,9 +69,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--scenarios", metavar="FILE",
                    help="place one call per line of FILE (JSON: ani, dnis, caller), one after "
                         "another; prints a JSON line per ended call (uuid, cause, prompts)")
-    p.add_argument("--after-client", action="store_true",
-                   help="place calls only once an inbound ESL client has subscribed to events "
-                        "(the controller is up); waits up to 60 s")
+    p.add_argument("--after-client", nargs="?", type=int, const=1, default=0, metavar="N",
+                   help="place calls only once N (default 1) inbound ESL clients have "
+                        "subscribed to events (the controllers, e.g. one per coreswitch node, "
+                        "are up); waits up to 60 s")
     p.add_argument("--exit", action="store_true",
                    help="with --calls or --scenarios: exit once every placed call has ended")
     p.set_defaults(handler=run)
@@ -199,7 +200,7 @@ async def serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
     try:
         if args.after_client:
-            await _controller_ready(sw)
+            await wait_for_controllers(sw, args.after_client)
         if args.scenarios:
             await _scenarios(sw, args)
             return 0
@@ -243,13 +244,20 @@ async def _place(sw: SimSwitch, args: argparse.Namespace,
     return calls
 
 
-async def _controller_ready(sw: SimSwitch, limit: float = 60.0) -> None:
-    """Wait (polling the command log, bounded) until a client has sent ``event …``."""
+async def wait_for_controllers(sw: SimSwitch, count: int, limit: float = 60.0) -> None:
+    """Wait (polling, bounded) until ``count`` connected inbound clients have sent
+    ``event …``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
-    while not any(c.verb == "event" for c in sw.commands):
+
+    def subscribed() -> int:
+        return sum(any(c.verb == "event" for c in listener.commands)
+                   for listener in sw.server.listeners)
+
+    while subscribed() < count:
         if loop.time() > deadline:
-            raise ValueError(f"no ESL client subscribed within {limit:.0f} s")
+            raise ValueError(f"{subscribed()} of {count} ESL clients subscribed within "
+                             f"{limit:.0f} s")
         await asyncio.sleep(0.05)
 
 

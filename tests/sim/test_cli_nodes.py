@@ -1,6 +1,7 @@
 """``coreswitch sim`` feeding several coreswitch nodes: ``--socket`` repeated (calls alternate
 between the outbound-socket servers), ``--agents`` ranges, ``--caller`` scripts taken in turn,
-and the JSON end summary (placed, ended, causes, agent legs with busy refusals and overlaps)."""
+the JSON end summary (placed, ended, causes, agent legs with busy refusals and overlaps), and
+``--after-client N`` (wait for every node's inbound link)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from coreswitch.cli.sim import parse_agents
-from coreswitch.esl import OutboundServer
+from coreswitch.cli.sim import parse_agents, wait_for_controllers
+from coreswitch.esl import InboundClient, OutboundServer
 from coreswitch.esl.outbound import OutboundSession
+from coreswitch.switch.sim import SimSwitch
 
 
 class Node:
@@ -112,3 +114,24 @@ async def test_the_summary_reports_an_agent_offered_two_calls_at_once() -> None:
         await b.server.close()
     assert summary["agents"] == {"legs": 2, "answered": 1, "busy": 1, "overlaps": 1}
     assert summary["placed"] == summary["ended"] == 2
+
+
+async def test_calls_wait_for_every_node_to_subscribe() -> None:
+    # --after-client 2: the simulator places calls once both nodes' inbound links subscribed.
+    sw = SimSwitch(port=0)
+    await sw.start()
+    clients: list[InboundClient] = []
+    try:
+        for _ in range(2):
+            client = InboundClient(port=sw.port, connect_timeout=5.0, reconnect=False)
+            client.subscribe(lambda event: None)
+            await client.start()
+            clients.append(client)
+            if len(clients) == 1:
+                with pytest.raises(ValueError, match="1 of 2 ESL clients subscribed"):
+                    await wait_for_controllers(sw, 2, limit=0.3)
+        await wait_for_controllers(sw, 2, limit=10)
+    finally:
+        for client in clients:
+            await client.close()
+        await sw.stop()
