@@ -216,9 +216,8 @@ class Acd:
         now = self.clock()
         for agent in agents if agents is not None else offer.agents:
             await self._failed(offer, agent, failure, now)
+            self.record(failure.value, queue=offer.queue, call_id=offer.caller.id, agent=agent)
             if failure not in (OfferFailure.CALLER_GONE, OfferFailure.ANSWERED_ELSEWHERE):
-                self.record(failure.value, queue=offer.queue, call_id=offer.caller.id,
-                            agent=agent)
                 self._after(agent, self._delay(offer.queue, failure))
         await self.wake(offer.queue)
 

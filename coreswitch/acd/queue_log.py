@@ -13,7 +13,9 @@ Events (``event``; ``queue``, ``call_id``, ``agent`` columns where they apply; t
 ``answer``           an agent answered: agent, waited (seconds since joining)
 ``complete``         the conversation ended: agent, talk, waited
 ``no_answer``        an agent let an offer ring out (also ``busy``, ``rejected``,
-                     ``unreachable``): agent
+                     ``unreachable``; ``caller_gone`` when the caller hung up while the
+                     agent rang, ``answered_elsewhere`` for the other agents of a
+                     ring-all offer): agent
 ``abandon``          the caller hung up while waiting: waited, position
 ``timeout``          max wait reached: waited, position
 ``overflow``         moved to another queue at max wait: to, waited

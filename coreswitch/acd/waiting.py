@@ -366,10 +366,17 @@ class CallerWait:
         waited = round(self.waited(), 3)
         acd.record("answer", queue=offer.queue, call_id=self.info.call_id, agent=agent,
                    waited=waited)
+        for other in offer.agents:
+            if other != agent:
+                acd.record("answered_elsewhere", queue=offer.queue, call_id=self.info.call_id,
+                           agent=other)
         self.call.note("queue_answered", agent=agent, waited=waited)
         start = self.loop.time()
         try:
             await bridging
+        except CallerHungUp:  # the caller ended the conversation: answered all the same
+            raise _Left(QueueOutcome("answered", "caller hung up", agent=agent,
+                                     waited=waited)) from None
         finally:
             talk = self.loop.time() - start
             acd.record("complete", queue=offer.queue, call_id=self.info.call_id, agent=agent,

@@ -162,6 +162,8 @@ async def queue(run: FlowRun, step: Op, pc: int) -> int | None:
     entry.update(result=outcome.result, reason=outcome.reason, agent=outcome.agent,
                  waited=outcome.waited, position=joined)
     result = outcome.result
+    if result == "answered" and run.channel.hangup_cause is not None:
+        raise CallerHungUp(run.channel.hangup_cause)  # the caller ended the conversation
     if result == "abandoned":
         target = _route(step, "abandoned")
         if target is None:

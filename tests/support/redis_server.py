@@ -57,12 +57,14 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
              "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-             "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+             "--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning",
+             "--logfile", str(self.dir / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = (self.proc.stderr.read() if self.proc.stderr else b"").decode()[-300:]
+                log = self.dir / "redis.log"
+                err = log.read_text(errors="replace")[-300:] if log.exists() else ""
                 raise RedisUnavailable(f"redis-server exited at start: {err.strip()}")
             if self._ping():
                 return
