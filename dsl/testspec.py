@@ -27,7 +27,8 @@ ACD steps set the scene for ``queue``: ``agent "1001" queue=service answers_afte
 (a virtual agent, logged in; ``no_answer=true``, ``busy=true``, ``skills="billing:4"``,
 ``tier=2``, ``logged_in=false``, ``away="lunch"``, ``available_after=30s``),
 ``waiting service callers=3 priority=0`` (other simulated callers in the queue, before this
-call or ``after=5s``; ``hangup_after=D``) and ``queue_config service strategy="ring-all" wrap_up=5s`` (any queue setting).
+call or ``after=5s``; ``hangup_after=D``) and ``queue_config service strategy="ring-all"
+wrap_up=5s`` (any queue setting).
 """
 
 from __future__ import annotations
