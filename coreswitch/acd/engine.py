@@ -30,7 +30,6 @@ from typing import Any, Protocol, TypeVar
 
 from coreswitch.acd import waiting
 from coreswitch.acd.model import (
-    AcdError,
     AgentConfig,
     AgentState,
     AgentStatus,
@@ -40,6 +39,7 @@ from coreswitch.acd.model import (
     QueueStatus,
     StoreUnavailable,
     UnknownAgent,
+    UnknownQueue,
 )
 from coreswitch.acd.queue_log import QueueLog
 from coreswitch.acd.store import AcdStore
@@ -364,7 +364,8 @@ class Acd:
 
     async def queue_status(self, queue: str | None = None) -> list[QueueStatus]:
         if queue is not None and queue not in self.queues:
-            raise AcdError(f"unknown queue {queue!r} (known: {', '.join(sorted(self.queues))})")
+            raise UnknownQueue(f"unknown queue {queue!r} (known: "
+                               f"{', '.join(sorted(self.queues))})")
         return await self.store.queues(queue, self.clock())
 
 

@@ -15,7 +15,8 @@ from coreswitch import __version__
 
 #: Sub-command modules, in the order ``--help`` lists them.
 #: Add a module here when its command is built.
-_COMMANDS: tuple[str, ...] = ("check", "test", "call", "serve", "sim", "flows", "bench")
+_COMMANDS: tuple[str, ...] = ("check", "test", "call", "serve", "sim", "flows", "agents",
+                               "bench")
 
 Handler = Callable[[argparse.Namespace], int]
 

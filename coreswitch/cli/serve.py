@@ -34,7 +34,7 @@ from coreswitch.esl import AccessDenied, AuthenticationError, ConnectionLost, In
 from coreswitch.esl.outbound import OutboundServer
 from coreswitch.flows import FlowRegistry, LocalNotifier
 from coreswitch.flows.watch import watch_directories
-from coreswitch.http import build_server, calls_api, create_app, sim_api
+from coreswitch.http import acd_api, build_server, calls_api, create_app, sim_api
 from coreswitch.logs import setup_logging
 from coreswitch.media.cache import TtsCache
 from coreswitch.media.progress import ProgressBar
@@ -163,7 +163,7 @@ async def _serve(config: Config, *, drain: float) -> None:
         await client.start()
         await _start_acd(acd, config)
         app = create_app(registry, token=config.http.admin_token,
-                         extra_routes=[*calls_api.routes, *sim_api.routes])
+                         extra_routes=[*calls_api.routes, *sim_api.routes, *acd_api.routes])
         for name, value in {"calls": on_call, "database": database, "sim": sim, "acd": acd,
                             "outbound_address": f"{_local(host)}:{outbound.port}"}.items():
             setattr(app.state, name, value)
