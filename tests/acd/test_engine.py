@@ -160,3 +160,56 @@ def test_a_booked_callback_is_made_when_an_agent_is_free() -> None:
     assert made
     assert made[0]["answered"] is True
 
+
+
+def test_ring_all_rings_every_free_agent_and_the_first_to_answer_takes_the_call() -> None:
+    async def main() -> tuple[dict[str, object], list[tuple[str, str]]]:
+        q = QueueConfig("service", strategy="ring-all", ring_timeout=10)
+        async with AcdWorld([q], [agent("1001"), agent("1002"), agent("1003")],
+                            [SimAgent("1001", answer_after=None),
+                             SimAgent("1002", answer_after=3, talk_time=5),
+                             SimAgent("1003", answer_after=6, talk_time=5)]) as w:
+            for a in ("1001", "1002", "1003"):
+                await w.acd.login(a)
+            result = await w.call(FLOW)
+            return queue_entry(result), [(e.event, e.agent) for e in w.log.entries
+                                         if e.agent and e.event != "agent_state"]
+    entry, events = in_virtual_time(main)
+    assert entry["agent"] == "1002"
+    assert ("answer", "1002") in events
+    assert {a for e, a in events if e == "answered_elsewhere"} == {"1001", "1003"}
+
+
+def test_ring_progressively_adds_an_agent_after_the_delay() -> None:
+    async def main() -> tuple[dict[str, object], float]:
+        q = QueueConfig("service", strategy="ring-progressively", ring_timeout=20,
+                        progressive_delay=5)
+        async with AcdWorld([q], [agent("1001"), agent("1002")],
+                            [SimAgent("1001", answer_after=None),
+                             SimAgent("1002", answer_after=1, talk_time=5)]) as w:
+            for a in ("1001", "1002"):
+                await w.acd.login(a)
+            result = await w.call(FLOW)
+            answer = next(e for e in w.log.entries if e.event == "answer")
+            offer = next(e for e in w.log.entries if e.event == "offer")
+            return queue_entry(result), answer.at - offer.at
+    entry, delay = in_virtual_time(main)
+    assert entry["agent"] == "1002"
+    assert 5.5 <= delay < 8  # 1002 started ringing 5 s after 1001, answered after 1 s
+
+
+def test_an_agent_away_during_a_call_is_away_when_it_ends() -> None:
+    async def main() -> tuple[str, str]:
+        async with AcdWorld([SERVICE], [agent("1001")],
+                            [SimAgent("1001", answer_after=1, talk_time=30)]) as w:
+            await w.acd.login("1001")
+            call = asyncio.ensure_future(w.call(FLOW))
+            for _ in range(60):
+                await asyncio.sleep(1)
+                if (await w.acd.agents("1001"))[0].state == AgentState.ON_CALL:
+                    break
+            await w.acd.away("1001", "午餐")
+            await call
+            status = (await w.acd.agents("1001"))[0]
+            return status.state.value, status.reason
+    assert in_virtual_time(main) == ("away", "午餐")
