@@ -98,16 +98,17 @@ async def test_calls_alternate_between_sockets_and_the_summary_counts_them() -> 
 
 @pytest.mark.server
 async def test_the_summary_reports_an_agent_offered_two_calls_at_once() -> None:
-    # Both nodes bridge their caller to agent 1001 (no shared state): the second leg finds
-    # 1001 on the first call — the double offer the two-node ACD test must never see.
+    # Both nodes bridge their caller to agent 1001 (no shared state): the second leg, 2 s
+    # after the first, finds 1001 talking to the first caller — the double offer the two-node
+    # ACD test must never see.
     a = Node({"13900000000": "1001"})
     b = Node({"13900000001": "1001"})
     await a.server.start()
     await b.server.start()
     try:
         _, summary = await _sim(
-            "--speed", "20", "--agents", "1001-1001:answer=0.5,talk=20", "--calls", "2",
-            "--rate", "2", "--ani", "13900000000", "--socket", a.address, "--socket", b.address,
+            "--speed", "10", "--agents", "1001-1001:answer=0.1,talk=20", "--calls", "2",
+            "--rate", "0.5", "--ani", "13900000000", "--socket", a.address, "--socket", b.address,
             "--caller", "hangup after 10")
     finally:
         await a.server.close()
