@@ -321,6 +321,17 @@ class CallerWait:
             await self._finish("no_agents", "no_agents", "no agent logged in", on="wait")
 
     # -- the offer ---------------------------------------------------------------------------------
+    async def _prepare_bridge(self, offer: Offer) -> None:
+        """Ringback and no hang-up after the bridge. A caller gone by now fails the offer at
+        once: its agents would otherwise stay reserved until the offer expired, and the expiry
+        would put the departed caller back in the queue."""
+        try:
+            await self.channel.set_variable("ringback", self.hold[0])
+            await self.channel.set_variable("hangup_after_bridge", "false")
+        except CallerHungUp:
+            await self.acd.fail_offer(offer, OfferFailure.CALLER_GONE)
+            raise
+
     async def _connect(self, offer: Offer) -> QueueOutcome | None:
         """Ring the offer's agent(s) with the caller; None when nobody answered (the caller is
         back at its place), else the outcome after the conversation."""
@@ -339,8 +350,7 @@ class CallerWait:
             parts.append("[" + cmd.channel_variables(variables)[1:-1] + "]" + endpoint)
         ring = q.ring_timeout + (offer.progressive_delay * (len(parts) - 1)
                                  if offer.rings == "sequence" else 0.0)
-        await ch.set_variable("ringback", self.hold[0])
-        await ch.set_variable("hangup_after_bridge", "false")
+        await self._prepare_bridge(offer)
         self.call.note("queue_offer", agents=list(offer.agents))
         bridged = ch.bridged()
         bridging = asyncio.ensure_future(ch.bridge(",".join(parts), timeout=ring))

@@ -20,6 +20,7 @@ import argparse
 import getpass
 import os
 import sys
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -209,10 +210,16 @@ def _diff(client: httpx.Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (CJK characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _table(header: tuple[str, ...], rows: Sequence[tuple[Any, ...]]) -> None:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        print("  ".join(str(c) + " " * (w - _width(str(c)))
+                        for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 _ACTIONS = {"publish": _publish, "validate": _validate, "rollback": _rollback, "list": _list,
