@@ -213,6 +213,10 @@ class EslPeer:
             pending.pop(event_uuid, None)
             if not pending and self._executes.get(channel) is pending:
                 del self._executes[channel]
+            if fut.done() and not fut.cancelled():
+                fut.exception()  # failed by the hangup while refused: the caller has the news
+            else:
+                fut.cancel()
 
     async def _gone_cause(self, channel: str) -> str | None:
         """After a refused command: the channel's hangup cause if it has ended, else None.
