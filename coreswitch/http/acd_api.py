@@ -3,18 +3,22 @@
 * ``GET /api/agents`` — every agent: state, reason, since, queues, calls answered, talk time;
 * ``GET /api/agents/{id}`` — one agent;
 * ``POST /api/agents/{id}/login|logout|away|available|wrap_up_done`` — change its state;
-  ``logout`` takes ``{"force": true}`` (overrides the shift-handover rule), ``away``
-  ``{"reason": "午餐"}``. The reply is the agent's new status;
+  ``logout`` takes ``{"force": true}`` (overrides the shift-handover rule and the refusal during
+  a call), ``away`` ``{"reason": "午餐"}``. The reply is the agent's status after the change
+  (an agent who goes away during a call stays ``on_call`` and is ``away`` when it ends);
 * ``GET /api/queues`` — every queue: waiting, callbacks, agents logged in / available, oldest
-  wait, average handle time; ``GET /api/queues/{name}`` — one queue and its waiting callers.
+  wait, average handle time; ``GET /api/queues/{name}`` — one queue and its waiting callers in
+  the order they will be served.
 
-Errors: 404 unknown agent or queue, 409 refused (the reason says why, e.g. a logout during a
-call), 503 when the state store (Redis) is unavailable or no ACD runs. ``serve`` puts the
+Errors (``{"error": ...}``): 400 a body that is not a JSON object of the right types, 404
+unknown agent, queue or action, 409 refused (the reason says why, e.g. a logout during a call),
+503 when the state store (Redis) is unavailable or no ACD runs. ``serve`` puts the
 :class:`~coreswitch.acd.engine.Acd` in ``app.state.acd``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
@@ -27,12 +31,18 @@ from coreswitch.acd.engine import Acd
 from coreswitch.acd.model import (
     AcdError,
     AgentStatus,
-    QueueStatus,
+    Caller,
     StoreUnavailable,
     UnknownAgent,
     UnknownQueue,
 )
 from coreswitch.http.responses import error
+
+ACTIONS = ("login", "logout", "away", "available", "wrap_up_done")
+
+
+class _BadRequest(Exception):
+    pass
 
 
 def _acd(request: Request) -> Acd | None:
@@ -47,8 +57,10 @@ def _agent(s: AgentStatus) -> dict[str, Any]:
     return out
 
 
-def _queue(s: QueueStatus) -> dict[str, Any]:
-    return asdict(s)
+def _caller(position: int, c: Caller, now: float) -> dict[str, Any]:
+    return {"position": position, "id": c.id, "ani": c.ani, "priority": c.priority,
+            "entered": c.entered, "waited": max(0.0, now - c.entered),
+            "skills": list(c.skills), "callback": c.callback is not None}
 
 
 async def _guard(request: Request, work: Callable[[Acd], Awaitable[Response]]) -> Response:
@@ -57,10 +69,12 @@ async def _guard(request: Request, work: Callable[[Acd], Awaitable[Response]]) -
         return error(503, "the ACD is not running on this server")
     try:
         return await work(acd)
+    except _BadRequest as exc:
+        return error(400, str(exc))
     except (UnknownAgent, UnknownQueue) as exc:
         return error(404, str(exc))
     except StoreUnavailable as exc:
-        return error(503, f"queue state unavailable: {exc}")
+        return error(503, f"queue state unavailable (retry later): {exc}")
     except AcdError as exc:
         return error(409, str(exc))
 
@@ -75,43 +89,57 @@ async def one_agent(request: Request) -> Response:
     agent = request.path_params["agent"]
 
     async def work(acd: Acd) -> Response:
-        return JSONResponse(_agent((await acd.agents(agent))[0]))
+        found = await acd.agents(agent)
+        if not found:  # configured here, not (yet) in the shared store
+            raise UnknownAgent(f"agent {agent!r} is not in the queue state yet")
+        return JSONResponse(_agent(found[0]))
     return await _guard(request, work)
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
+    raw = await request.body()
+    if not raw.strip():
         return {}
-    return body if isinstance(body, dict) else {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise _BadRequest("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _BadRequest("the body must be a JSON object")
+    return body
+
+
+def _field(body: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+    value = body.get(name, default)
+    if not isinstance(value, kind):
+        raise _BadRequest(f"{name!r} must be a {'boolean' if kind is bool else 'string'}")
+    return value
 
 
 async def agent_action(request: Request) -> Response:
     agent, action = request.path_params["agent"], request.path_params["action"]
-    body = await _body(request)
 
     async def work(acd: Acd) -> Response:
+        if action not in ACTIONS:
+            return error(404, f"unknown agent action {action!r} ({', '.join(ACTIONS)})")
+        body = await _body(request)
         if action == "login":
             status = await acd.login(agent)
         elif action == "logout":
-            status = await acd.logout(agent, force=body.get("force") is True)
+            status = await acd.logout(agent, force=_field(body, "force", bool, False))
         elif action == "away":
-            status = await acd.away(agent, str(body.get("reason") or ""))
+            status = await acd.away(agent, _field(body, "reason", str, "").strip())
         elif action == "available":
             status = await acd.available(agent)
-        elif action == "wrap_up_done":
-            status = await acd.wrap_up_done(agent)
         else:
-            return error(404, f"unknown agent action {action!r} (login, logout, away, "
-                              "available, wrap_up_done)")
+            status = await acd.wrap_up_done(agent)
         return JSONResponse(_agent(status))
     return await _guard(request, work)
 
 
 async def list_queues(request: Request) -> Response:
     async def work(acd: Acd) -> Response:
-        return JSONResponse({"queues": [_queue(s) for s in await acd.queue_status()]})
+        return JSONResponse({"queues": [asdict(s) for s in await acd.queue_status()]})
     return await _guard(request, work)
 
 
@@ -119,13 +147,11 @@ async def one_queue(request: Request) -> Response:
     name = request.path_params["queue"]
 
     async def work(acd: Acd) -> Response:
-        status = (await acd.queue_status(name))[0]
-        if name not in acd.queues:
-            raise UnknownQueue(f"unknown queue {name!r}")
+        status = (await acd.queue_status(name))[0]  # UnknownQueue for a name not configured
+        now = acd.clock()
         waiting = await acd.store.waiting(name)
-        return JSONResponse({**_queue(status), "callers": [
-            {"id": c.id, "ani": c.ani, "priority": c.priority, "entered": c.entered,
-             "callback": c.callback is not None} for c in waiting]})
+        return JSONResponse({**asdict(status), "callers": [
+            _caller(i, c, now) for i, c in enumerate(waiting, 1)]})
     return await _guard(request, work)
 
 
