@@ -3,16 +3,17 @@ a process of its own — sends 1,000 calls into 3 queues served by 50 virtual ag
 alternating between the nodes' outbound sockets. The caller's number picks the queue and the
 priority (tests/acd/twonode/acd_flows/twonode.flow); one caller in seven hangs up after 8 s; the
 agents (ring 0.5 s, talk 2 s, wrap-up 1 s) cannot keep up with 20 calls/s, so callers wait, some
-give up and some reach the flow's 15 s max wait. Afterwards (harness: twonode/harness.py, checks:
+give up and some reach the flow's 15 s max wait: in qa and qc they time out, qb's overflow to qc
+for another 15 s. Afterwards (harness: twonode/harness.py, checks:
 twonode/checks.py):
 
 * every call the switch placed and ended has exactly one outcome in the nodes' queue logs
-  (answered — then completed —, abandoned, timed out, no agents), counted;
+  (answered — then completed —, abandoned, timed out, no agents), counted, overflows too;
 * no agent was ever in two offers or calls at once: per agent, offer-to-release spans in the
   queue logs never overlap, every offer is released, and the switch itself never saw a leg to
   an agent who still had one up, nor a ``USER_BUSY``;
 * priority order: no caller was offered an agent while a caller of higher priority in the same
-  queue had been waiting for more than 50 ms without an offer.
+  queue had been waiting there for more than 50 ms without an offer.
 
 The second test kills redis-server (SIGKILL) a third of the way through and restarts it (AOF
 persistence) 3 s later: still no double offer and every caller accounted for (callers caught by
@@ -31,7 +32,7 @@ from typing import Any
 import pytest
 
 from coreswitch.acd.queue_log import QueueEvent
-from tests.acd.twonode.checks import double_offers, outcomes, priority_overtakes
+from tests.acd.twonode.checks import Outcomes, double_offers, outcomes, priority_overtakes
 from tests.acd.twonode.harness import NodeProcess, Plan, SimProcess, free_port, queue_log
 from tests.support.redis_server import RedisServer, start_or_fail
 
@@ -93,8 +94,8 @@ async def _outage(sim: SimProcess, redis: RedisServer, after: int) -> None:
     await asyncio.to_thread(redis.restart)
 
 
-def _check(run: Run, *, outage: bool) -> dict[str, int]:
-    """The invariants every run must keep; the outcome counts."""
+def _check(run: Run, *, outage: bool) -> Outcomes:
+    """The invariants every run must keep; the outcomes."""
     summary, placed = run.summary, run.placed
     title = "two nodes" + (", Redis killed and restarted" if outage else "")
     assert summary["placed"] == PLAN.calls == len(placed), summary
@@ -103,7 +104,8 @@ def _check(run: Run, *, outage: bool) -> dict[str, int]:
     counts = dict(found.counts)
     overlaps, unreleased = double_offers(run.log, TOLERANCE)
     overtakes = priority_overtakes(run.log, TOLERANCE)
-    report = (f"{title}: {PLAN.calls} calls in {run.seconds:.0f} s, outcomes {counts}; "
+    report = (f"{title}: {PLAN.calls} calls in {run.seconds:.0f} s, outcomes {counts} "
+              f"({found.overflowed} overflowed first); "
               f"switch {summary['causes']}, agent legs {summary['agents']}; "
               f"overlapping offers {len(overlaps)}, unreleased {len(unreleased)}, "
               f"priority overtakes {len(overtakes)}; node errors {len(run.errors)}")
@@ -123,22 +125,24 @@ def _check(run: Run, *, outage: bool) -> dict[str, int]:
     if not outage:
         assert not overtakes, f"callers served before a higher-priority caller who had " \
             f"waited longer: {overtakes[:3]}; {report}"
-    return counts
+    return found
 
 
 async def test_two_nodes_share_queues_without_double_offers_or_lost_callers(
         tmp_path: Path, redis: RedisServer) -> None:
     run = await _run(tmp_path, redis)
-    counts = _check(run, outage=False)
+    found = _check(run, outage=False)
+    counts = found.counts
     # the scenario did what it is for: most answered, some gave up, some reached max wait
     assert counts.get("answer", 0) > PLAN.calls * 0.5, counts
     assert counts.get("abandon", 0) > 0, counts
     assert counts.get("timeout", 0) > 0, counts
+    assert found.overflowed > 0, "no caller overflowed from qb to qc"
     assert not run.errors, f"node errors: {run.errors[:3]}"
 
 
 async def test_a_redis_restart_mid_run_loses_no_caller_and_double_offers_no_agent(
         tmp_path: Path, redis: RedisServer) -> None:
     run = await _run(tmp_path, redis, outage_after=PLAN.calls // 3)
-    counts = _check(run, outage=True)
+    counts = _check(run, outage=True).counts
     assert counts.get("answer", 0) > PLAN.calls * 0.3, counts

@@ -5,7 +5,8 @@
 * :func:`double_offers` — per agent, the spans from an offer to its release (``complete``, or
   the failure: ``no_answer``, ``caller_gone`` …) never overlap, and every offer is released;
 * :func:`priority_overtakes` — no caller was offered an agent while a caller of higher priority
-  in the same queue had been waiting (beyond ``tolerance`` seconds) and had not been offered yet.
+  in the same queue had been waiting (beyond ``tolerance`` seconds) and had not been offered yet
+  (a caller that overflowed counts in its second queue from then on).
 
 The log's times bound the store's: an ``offer`` is written just after the store made it and an
 ``enter`` just after the caller was queued, so a logged overlap (or overtake) beyond the
@@ -32,6 +33,7 @@ RELEASES = frozenset({"complete", "no_answer", "busy", "rejected", "unreachable"
 @dataclass
 class Outcomes:
     counts: Counter[str] = field(default_factory=Counter)
+    overflowed: int = 0  # calls moved to another queue at max wait (then one outcome there)
     missing: list[str] = field(default_factory=list)  # placed, never in the queue log
     several: dict[str, list[str]] = field(default_factory=dict)  # call → its outcome events
     unfinished: list[str] = field(default_factory=list)  # answered, no complete
@@ -46,7 +48,7 @@ def outcomes(placed: Iterable[str], log: Sequence[QueueEvent]) -> Outcomes:
             per_call[e.call_id].append(e.event)
         elif e.event == "complete":
             completed.add(e.call_id)
-    result = Outcomes()
+    result = Outcomes(overflowed=len({e.call_id for e in log if e.event == "overflow"}))
     for call in placed:
         found = per_call.get(call, [])
         if not found:
@@ -121,37 +123,53 @@ class Overtake:
     priority: int
     waiting: str  # the higher-priority call that had been waiting longer
     waiting_priority: int
-    waited: float  # seconds the higher-priority caller had been waiting at that offer
+    waited: float  # seconds the higher-priority caller had been waiting in the queue then
+
+
+Stay = tuple[str, float, float]  # a call in a queue: call, since, until (offered or gone)
 
 
 def priority_overtakes(log: Sequence[QueueEvent], tolerance: float = 0.05) -> list[Overtake]:
-    """Offers made while a higher-priority caller of the same queue waited unoffered."""
-    entered: dict[str, QueueEvent] = {}
-    first_offer: dict[str, float] = {}
-    left: dict[str, float] = {}
-    for e in log:
-        if e.event == "enter":
-            entered.setdefault(e.call_id, e)
-        elif e.event == "offer":
-            first_offer[e.call_id] = min(first_offer.get(e.call_id, e.at), e.at)
-        elif e.event in OUTCOMES or e.event == "overflow":
-            left[e.call_id] = min(left.get(e.call_id, e.at), e.at)
-    by_queue: dict[str, list[QueueEvent]] = defaultdict(list)
-    for e in entered.values():
-        by_queue[e.queue].append(e)
+    """Offers made while a higher-priority caller of the same queue waited unoffered. A caller
+    that overflowed waits in the second queue from its ``overflow`` event on."""
+    priority, stays, first_offer = _stays(log)
+    by_queue: dict[str, list[Stay]] = defaultdict(list)
+    for call, call_stays in stays.items():
+        offered = first_offer.get(call, (float("inf"), ""))[0]
+        for queue, since, until in call_stays:
+            by_queue[queue].append((call, since, min(until, offered)))
     found = []
-    for call, at in first_offer.items():
-        me = entered.get(call)
-        if me is None:
+    for call, (at, queue) in first_offer.items():
+        mine = priority.get(call)
+        if mine is None:
             continue
-        mine = int(me.data.get("priority", 0))
-        for other in by_queue[me.queue]:
-            theirs = int(other.data.get("priority", 0))
-            if theirs <= mine or other.at >= at - tolerance:
-                continue
-            gone = min(first_offer.get(other.call_id, float("inf")),
-                       left.get(other.call_id, float("inf")))
-            if gone > at + tolerance:
-                found.append(Overtake(me.queue, call, mine, other.call_id, theirs,
-                                      round(at - other.at, 3)))
+        for other, since, until in by_queue[queue]:
+            theirs = priority[other]
+            if theirs > mine and since < at - tolerance and until > at + tolerance:
+                found.append(Overtake(queue, call, mine, other, theirs, round(at - since, 3)))
     return found
+
+
+def _stays(log: Sequence[QueueEvent]) -> tuple[dict[str, int],
+                                               dict[str, list[tuple[str, float, float]]],
+                                               dict[str, tuple[float, str]]]:
+    """Each call's priority, its stays in queues (queue, since, left), its first offer (at,
+    queue)."""
+    priority: dict[str, int] = {}
+    stays: dict[str, list[tuple[str, float, float]]] = {}
+    first_offer: dict[str, tuple[float, str]] = {}
+    for e in sorted(log, key=lambda e: e.at):
+        call = e.call_id
+        if e.event == "enter" and call not in priority:
+            priority[call] = int(e.data.get("priority", 0))
+            stays[call] = [(e.queue, e.at, float("inf"))]
+        elif e.event == "overflow" and call in stays:
+            queue, since, _ = stays[call][-1]
+            stays[call][-1] = (queue, since, e.at)
+            stays[call].append((str(e.data.get("to", "")), e.at, float("inf")))
+        elif e.event == "offer":
+            first_offer.setdefault(call, (e.at, e.queue))
+        elif e.event in OUTCOMES and call in stays:
+            queue, since, until = stays[call][-1]
+            stays[call][-1] = (queue, since, min(until, e.at))
+    return priority, stays, first_offer

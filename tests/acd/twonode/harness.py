@@ -54,6 +54,8 @@ class Plan:
     callers: tuple[str, ...] = ("", "", "", "", "", "", "hangup after 8")
     queues: dict[str, range] = field(default_factory=lambda: {
         "qa": range(1001, 1021), "qb": range(1021, 1036), "qc": range(1036, 1051)})
+    #: Queue → the queue its callers move to at max wait (once; then time out there).
+    overflow: dict[str, str] = field(default_factory=lambda: {"qb": "qc"})
     wrap_up: float = 1.0
     ring_timeout: float = 5.0
     tick: float = 0.5
@@ -154,6 +156,8 @@ def node_config(tmp: Path, name: str, plan: Plan, *, sim_port: int, outbound: in
         lines += [f"[acd.queues.{queue}]", f"ring_timeout = {plan.ring_timeout}",
                   f"wrap_up = {plan.wrap_up}", "max_wait = 60", "no_answer_delay = 2",
                   "busy_delay = 2"]
+        if queue in plan.overflow:
+            lines.append(f'overflow_queue = "{plan.overflow[queue]}"')
     for queue, agents in plan.queues.items():
         for agent in agents:
             lines += [f'[acd.agents."{agent}"]', f'endpoint = "user/{agent}"',

@@ -52,3 +52,20 @@ def test_a_lower_priority_caller_served_first_is_an_overtake() -> None:
            ev("enter", 5.1, "low3", priority=-1), ev("offer", 6.0, "low3", agents=["1001"])]
     found = priority_overtakes(log)
     assert [(o.served, o.waiting, o.waited) for o in found] == [("low", "vip", 1.0)]
+
+
+def test_an_overflowed_caller_counts_in_its_second_queue_from_the_move_on() -> None:
+    log = [ev("enter", 0.0, "vip", queue="qb", priority=100),
+           ev("enter", 1.0, "low-b", queue="qb", priority=0),
+           ev("enter", 2.0, "low-c", queue="qc", priority=0),
+           ev("overflow", 15.0, "vip", queue="qb", to="qc"),
+           ev("offer", 15.5, "low-b", queue="qb", agents=["1001"]),  # vip left qb: fine
+           ev("offer", 16.0, "low-c", queue="qc", agents=["1002"]),  # vip waits in qc: overtake
+           ev("timeout", 30.0, "vip", queue="qc")]
+    found = priority_overtakes(log)
+    assert [(o.queue, o.served, o.waiting, o.waited) for o in found] == [
+        ("qc", "low-c", "vip", 1.0)]
+    result = outcomes(["vip", "low-b", "low-c"], log)
+    assert result.overflowed == 1
+    assert result.counts == {"timeout": 1}
+    assert result.missing == ["low-b", "low-c"]
