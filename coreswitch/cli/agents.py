@@ -12,8 +12,9 @@
 
 Talks to the admin HTTP API of ``coreswitch serve`` (``/api/agents``, ``/api/queues``) with
 ``--server``/``--token`` as ``coreswitch flows`` does. Exit codes: 0 done, 1 refused (e.g. a
-logout during a call, or before the successor of a shift handover has logged in) or unknown,
-2 the server cannot be reached or refuses the token.
+logout during a call, or before the successor of a shift handover has logged in) or unknown
+agent/queue, 2 usage, or the server cannot be reached, refuses the token, runs no ACD or cannot
+reach its queue state (Redis).
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ import argparse
 import datetime as dt
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from coreswitch.cli.flows import DEFAULT_SERVER, TIMEOUT, _Failure, _json, _reason, _table, _who
 
 _AGENT_ACTIONS = ("list", "status", "login", "logout", "away", "available", "wrap-up-done")
+_BUSY = ("offered", "on_call")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,8 +48,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     agents.add_argument("action", choices=_AGENT_ACTIONS)
     agents.add_argument("agent", nargs="?", metavar="ID", help="the agent (工号)")
     agents.add_argument("--force", action="store_true",
-                        help="logout: even before the shift successor has logged in")
-    agents.add_argument("--reason", default="", help="away: why (shown to supervisors)")
+                        help="logout: even during a call or before the shift successor has "
+                             "logged in")
+    agents.add_argument("--reason", default=None, help="away: why (shown to supervisors)")
     agents.set_defaults(handler=run_agents)
     queues = subparsers.add_parser(
         "queues", parents=[common], help="queue status on a running server",
@@ -65,11 +70,11 @@ def _client(args: argparse.Namespace) -> tuple[httpx.Client, str]:
     return httpx.Client(base_url=server, headers=headers, timeout=TIMEOUT), server
 
 
-def _run(args: argparse.Namespace, what: str, work: Any) -> int:
+def _run(args: argparse.Namespace, what: str, work: Callable[[httpx.Client], int]) -> int:
     client, server = _client(args)
     try:
         with client:
-            return int(work(client))
+            return work(client)
     except _Failure as exc:
         print(f"coreswitch {what}: {exc}", file=sys.stderr)
         return exc.code
@@ -78,6 +83,11 @@ def _run(args: argparse.Namespace, what: str, work: Any) -> int:
               f"({_reason(exc)}); is `coreswitch serve` running? "
               "Set --server or $CORESWITCH_SERVER.", file=sys.stderr)
         return 2
+
+
+def _usage(what: str, message: str) -> int:
+    print(f"coreswitch {what}: {message}", file=sys.stderr)
+    return 2
 
 
 def _ok(response: httpx.Response) -> dict[str, Any]:
@@ -92,55 +102,86 @@ def _since(epoch: float) -> str:
 
 
 def _agent_rows(agents: list[dict[str, Any]]) -> None:
-    _table(("agent", "name", "state", "reason", "since", "queues", "answered", "talk"),
+    _table(("AGENT", "NAME", "STATE", "REASON", "SINCE", "QUEUES", "ANSWERED", "TALK"),
            [(a["id"], a["name"] or "-", a["state"], a["reason"] or "-", _since(a["since"]),
-             ",".join(sorted(a["queues"])), a["calls_answered"], f"{a['talk_time']:.0f}s")
-            for a in agents])
+             ",".join(sorted(a["queues"])) or "-", a["calls_answered"],
+             f"{a['talk_time']:.0f}s") for a in agents])
+    if not agents:
+        print("(no agents configured: [acd.agents] in the server's configuration)")
+
+
+def _changed(action: str, status: dict[str, Any], reason: str | None) -> str:
+    line = f"agent {status['id']}: {status['state']}"
+    if status["reason"]:
+        line += f" ({status['reason']})"
+    if action == "away" and status["state"] in _BUSY:
+        line += f"; away{f' ({reason})' if reason else ''} when the call ends"
+    return line
 
 
 def run_agents(args: argparse.Namespace) -> int:
-    action = args.action
-    if action != "list" and not args.agent:
-        print(f"coreswitch agents {action}: which agent? (coreswitch agents {action} ID)",
-              file=sys.stderr)
-        return 2
+    action, agent = args.action, args.agent
+    what = f"agents {action}"
+    if action == "list" and agent:
+        return _usage(what, f"takes no agent (coreswitch agents status {agent})")
+    if action != "list" and not agent:
+        return _usage(what, f"which agent? (coreswitch agents {action} ID)")
+    if args.force and action != "logout":
+        return _usage(what, "--force goes with logout")
+    if args.reason is not None and action != "away":
+        return _usage(what, "--reason goes with away")
+    path = f"/api/agents/{quote(agent or '', safe='')}"
 
     def work(client: httpx.Client) -> int:
         if action == "list":
             _agent_rows(_ok(client.get("/api/agents"))["agents"])
             return 0
         if action == "status":
-            _agent_rows([_ok(client.get(f"/api/agents/{args.agent}"))])
+            _agent_rows([_ok(client.get(path))])
             return 0
         body: dict[str, Any] = {}
         if action == "logout":
             body = {"force": args.force}
         elif action == "away":
-            body = {"reason": args.reason}
-        path = action.replace("-", "_")
-        status = _ok(client.post(f"/api/agents/{args.agent}/{path}", json=body))
-        print(f"agent {status['id']}: {status['state']}"
-              + (f" ({status['reason']})" if status["reason"] else ""))
+            body = {"reason": args.reason or ""}
+        status = _ok(client.post(f"{path}/{action.replace('-', '_')}", json=body))
+        print(_changed(action, status, args.reason))
         return 0
 
-    return _run(args, f"agents {action}", work)
+    return _run(args, what, work)
+
+
+def _callers(callers: list[dict[str, Any]]) -> None:
+    if not callers:
+        print("\nno callers waiting")
+        return
+    print()
+    _table(("#", "CALLER", "PRIORITY", "WAITED", "KIND"),
+           [(c["position"], c["ani"] or "-", c["priority"], f"{c['waited']:.0f}s",
+             "callback" if c["callback"] else "waiting") for c in callers])
 
 
 def run_queues(args: argparse.Namespace) -> int:
+    action, name = args.action, args.queue
+    what = f"queues {action}"
+    if action == "status" and not name:
+        return _usage(what, "which queue? (coreswitch queues status NAME)")
+    if action == "list" and name:
+        return _usage(what, f"takes no queue (coreswitch queues status {name})")
+
     def work(client: httpx.Client) -> int:
-        if args.action == "status" and args.queue:
-            q = _ok(client.get(f"/api/queues/{args.queue}"))
-            queues = [q]
+        if action == "status":
+            queues = [_ok(client.get(f"/api/queues/{quote(name, safe='')}"))]
         else:
             queues = _ok(client.get("/api/queues"))["queues"]
-        _table(("queue", "waiting", "callbacks", "logged in", "available", "oldest", "aht"),
+        _table(("QUEUE", "WAITING", "CALLBACKS", "LOGGED IN", "AVAILABLE", "OLDEST", "AHT"),
                [(q["name"], q["waiting"], q["callbacks"], q["agents_logged_in"],
                  q["agents_available"], f"{q['oldest_wait']:.0f}s", f"{q['average_handle']:.0f}s")
                 for q in queues])
-        if args.action == "status" and args.queue:
-            for i, c in enumerate(queues[0].get("callers", []), 1):
-                kind = "callback" if c["callback"] else "waiting"
-                print(f"  {i}. {c['ani']} priority {c['priority']} ({kind})")
+        if action == "status":
+            _callers(queues[0]["callers"])
+        elif not queues:
+            print("(no queues configured: [acd.queues] in the server's configuration)")
         return 0
 
-    return _run(args, f"queues {args.action}", work)
+    return _run(args, what, work)
