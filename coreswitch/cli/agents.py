@@ -29,19 +29,23 @@ from urllib.parse import quote
 
 import httpx
 
-from coreswitch.cli.flows import DEFAULT_SERVER, TIMEOUT, _Failure, _json, _reason, _table, _who
+from coreswitch.cli.flows import (
+    DEFAULT_SERVER,
+    TIMEOUT,
+    _Failure,
+    _json,
+    _reason,
+    _table,
+    _who,
+    server_options,
+)
 
 _AGENT_ACTIONS = ("list", "status", "login", "logout", "away", "available", "wrap-up-done")
 _BUSY = ("offered", "on_call")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--server", metavar="URL", default=argparse.SUPPRESS,
-                        help=f"admin API of the server (default $CORESWITCH_SERVER or "
-                             f"{DEFAULT_SERVER})")
-    common.add_argument("--token", metavar="TOKEN", default=argparse.SUPPRESS,
-                        help="admin token (default $CORESWITCH_TOKEN)")
+    common = server_options()
     agents = subparsers.add_parser(
         "agents", parents=[common], help="agents on a running server: list, login, away …",
         description="Agent operations on a running coreswitch server (admin HTTP API).")

@@ -39,13 +39,19 @@ class _Failure(Exception):
         self.code = code
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def server_options() -> argparse.ArgumentParser:
+    """``--server`` and ``--token``, shared by every command that talks to a running server."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--server", metavar="URL", default=argparse.SUPPRESS,
                         help=f"admin API of the server (default $CORESWITCH_SERVER or "
                              f"{DEFAULT_SERVER})")
     common.add_argument("--token", metavar="TOKEN", default=argparse.SUPPRESS,
                         help="admin token (default $CORESWITCH_TOKEN)")
+    return common
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    common = server_options()
     p = subparsers.add_parser(
         "flows", parents=[common], help="publish, roll back and list flows on a running server",
         description="Operations on the flows of a running coreswitch server (admin HTTP API).")
