@@ -54,7 +54,8 @@ local function sortkey(st, cfg, q, qc, skill)
     if name == 'tier' then v = cfg.queues[q] or 1
     elseif name == 'position' then v = (cfg.positions or {})[q] or 0
     elseif name == 'proficiency' then v = (skill ~= '' and cfg.skills[skill]) or 0
-    elseif name == 'random' then v = num(st.random)
+    elseif name == 'random' then  -- see advance_clock
+      v = num(redis.call('HGET', k('rclock'), q .. '\t' .. skill)) - math.log(1 - num(st.random))
     else v = num(st[name]) end
     if desc then v = -v end
     parts[#parts + 1] = enc(v)
@@ -95,6 +96,30 @@ local function reindex(a, now)
   end
 end
 
+-- The random figure: an agent becoming free is listed at its index's clock plus an exponential
+-- draw, and taking an agent moves the clock to its figure; by memorylessness the first listed
+-- agent is then a uniformly random choice among the free ones (a plain uniform number per agent
+-- keeps handing calls to whoever was freed last).
+local function advance_clock(a, q, qc)
+  local place
+  for i, f in ipairs(qc.order) do
+    if f[1] == 'random' and not f[2] then place = i end
+  end
+  if not place then return end
+  local flat = redis.call('HGETALL', k('agkeys', a))
+  for i = 1, #flat, 2 do
+    local index, member = flat[i], flat[i + 1]
+    if index:sub(1, #q + 1) == q .. '\t' then
+      local parts = {}
+      for part in member:gmatch('[^|]+') do parts[#parts + 1] = part end
+      local v = tonumber(parts[place]) - 1e12
+      if v > num(redis.call('HGET', k('rclock'), index)) then
+        redis.call('HSET', k('rclock'), index, v)
+      end
+    end
+  end
+end
+
 local function release_delayed(now, rand)
   local due = redis.call('ZRANGEBYSCORE', k('delayed'), '-inf', now, 'WITHSCORES')
   for i = 1, #due, 2 do
@@ -102,7 +127,9 @@ local function release_delayed(now, rand)
     redis.call('ZREM', k('delayed'), a)
     local st = ag(a)
     if st.state == 'wrap_up' then
-      set(a, {state = 'available', since = at, idle_since = at, random = rand})
+      -- one draw per call: each agent released with it gets its own number from it
+      local u = (math.sin((rand + i) * 12.9898) * 43758.5453) % 1
+      set(a, {state = 'available', since = at, idle_since = at, random = u})
     end
     reindex(a, now)
   end
@@ -354,6 +381,7 @@ redis.register_function('acd_dispatch', function(keys, args)
         redis.call('HSET', k('c', c.id), 'offer', offer.id)
         redis.call('HSET', k('offers'), offer.id, cjson.encode({offer = offer, ringing = agents}))
         for _, a in ipairs(agents) do
+          advance_clock(a, q, qc)
           local st = ag(a)
           local fields = {active = num(st.active) + 1, last_offered = now}
           if st.state == 'available' then fields.state, fields.since = 'offered', now end
@@ -373,14 +401,20 @@ redis.register_function('acd_offer_answered', function(keys, args)
   local rec = redis.call('HGET', k('offers'), oid)
   local offer = cjson.decode(args[4])
   local st = ag(a)
-  local fields = {state = 'on_call', since = now, no_answers = 0}
+  local fields = {no_answers = 0}
+  if st.state ~= 'logged_out' then  -- forced out while ringing: stays out
+    fields.state, fields.since = 'on_call', now
+  end
+  local ringing = false
   if rec then
     rec = cjson.decode(rec)
     redis.call('HDEL', k('offers'), oid)
     for _, other in ipairs(rec.ringing) do
-      if other ~= a then free_agent(other, now) end
+      if other ~= a then free_agent(other, now) else ringing = true end
     end
-  else
+  end
+  if not ringing then
+    st = ag(a)
     fields.active = num(st.active) + 1  -- the offer was taken back meanwhile: count the call
   end
   local c = caller(offer.caller.id)
@@ -401,25 +435,28 @@ end)
 redis.register_function('acd_call_ended', function(keys, args)
   prefix(keys)
   local oid, a, talk, now, q = args[1], args[2], num(args[3]), num(args[4]), args[5]
-  redis.call('HDEL', k('calls'), oid)
+  local rand = num(args[6])
+  local known = redis.call('HDEL', k('calls'), oid) == 1
   local qc = qcfg(q)
   local wrap = 0
   if qc then wrap = qc.wrap_up end
   local st = ag(a)
   local fields = {calls_answered = num(st.calls_answered) + 1,
-                  talk_time = num(st.talk_time) + talk,
-                  active = math.max(0, num(st.active) - 1)}
+                  talk_time = num(st.talk_time) + talk}
   if qc then
     local old = tonumber(redis.call('HGET', k('aht'), q)) or 120
     redis.call('HSET', k('aht'), q, 0.8 * old + 0.2 * (talk + wrap))
   end
-  if fields.active == 0 and st.state == 'on_call' then
+  -- a call not known any more (its node was declared dead, or reported twice): the figures
+  -- count, the agent's state is left alone (it may be on another call by now)
+  if known then fields.active = math.max(0, num(st.active) - 1) end
+  if known and fields.active == 0 and st.state == 'on_call' then
     if st.away_after and st.away_after ~= '' then
       fields.state, fields.reason, fields.away_after = 'away', st.away_after, ''
     elseif wrap > 0 then
       fields.state, fields.available_at = 'wrap_up', now + wrap
     else
-      fields.state, fields.idle_since = 'available', now
+      fields.state, fields.idle_since, fields.random = 'available', now, rand
     end
     fields.since = now
   end
@@ -573,6 +610,7 @@ end)
 redis.register_function('acd_queues', function(keys, args)
   prefix(keys)
   local now = num(args[2])
+  release_delayed(now, num(args[3]))  -- wrap-ups and delays over by now count as available
   local names = {}
   if args[1] ~= '' then
     if not qcfg(args[1]) then return err('unknown_queue', 'unknown queue ' .. args[1]) end

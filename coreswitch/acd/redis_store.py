@@ -9,8 +9,9 @@ prefix, default ``coreswitch:acd:``):
 * ``ag:<id>`` — an agent's live state (state, reason, times, counters);
 * ``free:<queue>\\t<skill>`` — the free agents of a queue in strategy order (a lexicographic
   sorted set whose members start with the encoded strategy figures), per skill for skills-based
-  queues; ``agkeys:<id>`` remembers where an agent is listed; ``delayed`` — agents in wrap-up or
-  a no-answer delay, by the time they are free;
+  queues; ``agkeys:<id>`` remembers where an agent is listed; ``rclock`` — per free
+  list, the clock of the ``random`` figure (see coreswitch/acd/store.py); ``delayed`` — agents
+  in wrap-up or a no-answer delay, by the time they are free;
 * ``wait:<queue>`` — waiting callers in queue order (member: priority, entry time, sequence,
   id); ``c:<id>`` — a caller (JSON, its member, its offer); ``cb:<queue>`` — booked callbacks;
   ``nodec:<node>`` — callers held by a node;
@@ -166,7 +167,7 @@ class RedisStore:
 
     async def call_ended(self, offer: Offer, agent_id: str, talk: float, now: float) -> None:
         await self._call("acd_call_ended", offer.id, agent_id, repr(talk), repr(now),
-                         offer.queue)
+                         offer.queue, self._random.random())
 
     async def expire(self, now: float, node_timeout: float = 30.0) -> Expired:
         got = json.loads(await self._call("acd_expire", repr(now), node_timeout))
@@ -200,7 +201,7 @@ class RedisStore:
 
     async def queues(self, queue: str | None = None, now: float = 0.0) -> list[QueueStatus]:
         out = []
-        for j in await self._call("acd_queues", queue or "", repr(now)):
+        for j in await self._call("acd_queues", queue or "", repr(now), self._random.random()):
             d = json.loads(j)
             out.append(QueueStatus(d["name"], int(d["waiting"]), int(d["callbacks"]),
                                    int(d["agents_logged_in"]), int(d["agents_available"]),
@@ -259,7 +260,7 @@ def _queue_json(q: QueueConfig) -> dict[str, Any]:
             "reject_delay": q.reject_delay, "max_no_answer": q.max_no_answer,
             "progressive_delay": q.progressive_delay, "rings": strategy.rings,
             "max_ring": strategies.MAX_RING,
-            "skills_based": strategy.name == "skills-based",
+            "skills_based": any(f.removeprefix("-") == "proficiency" for f in strategy.order),
             "order": [[f.removeprefix("-"), f.startswith("-")] for f in strategy.order]}
 
 

@@ -16,6 +16,11 @@ Agent eligibility for a caller at time ``now``: logged in and not away; ``availa
 (wrap-up and no-answer delays over); fewer than ``max_concurrent`` offers+calls; serves the
 queue at a tier the caller may use after its wait (``QueueConfig.tier_wait``); proficiency in
 each skill the caller needs at least the queue's current ``skill_steps`` minimum for that wait.
+
+The ``random`` figure: an agent becoming free is listed at a per-list clock plus an exponential
+draw, and taking an agent moves that list's clock to the agent's figure; so the first listed
+agent is a uniformly random one of the free agents (a plain uniform number per agent would hand
+call after call to whoever was freed last: the others keep the high numbers).
 """
 
 from __future__ import annotations
@@ -80,7 +85,12 @@ class AcdStore(Protocol):
 
     async def offer_answered(self, offer: Offer, agent_id: str, now: float) -> None:
         """The agent answered: it is on the call, the caller leaves the queue, the other agents
-        of the offer (ring-all) are released without penalty."""
+        of the offer (ring-all) are released without penalty.
+
+        Also when the store took the offer back meanwhile (expired) or the agent had already
+        failed it: the call is real, so it counts as one of the agent's calls and the caller
+        is removed from wherever it waits. An agent forced to log out while ringing stays
+        logged out (the call still counts until it ends)."""
 
     async def offer_failed(self, offer: Offer, agent_id: str, failure: OfferFailure,
                            now: float) -> bool:
@@ -90,14 +100,25 @@ class AcdStore(Protocol):
 
     async def call_ended(self, offer: Offer, agent_id: str, talk: float, now: float) -> None:
         """The conversation ended: the agent goes to wrap-up until ``now + wrap_up`` of the
-        queue; talk time and answered count are added to its figures."""
+        queue; talk time and answered count are added to its figures, and to the queue's
+        average handle time (moving average, weight 0.2, from 120 s, of talk + wrap-up).
+
+        A call the store no longer holds — :meth:`expire` freed the agent because the call's
+        node was declared dead, or the end is reported twice — adds to the figures but leaves
+        the agent's state alone (it may be on another call by now)."""
 
     async def expire(self, now: float, node_timeout: float = 30.0) -> Expired:
         """Clean up after nodes that died: offers past their deadline end (agents released,
         callers back to their place); callers waiting on, and calls (agents on_call or offered)
         held by, a node whose last :meth:`heartbeat` is older than ``node_timeout`` are removed
         and the agents freed (those callers' calls died with the node). Booked callbacks
-        (``node='*'``) are never removed this way. Every node calls this periodically."""
+        (``node='*'``) are never removed this way. Every node calls this periodically.
+
+        Offers are ended first, so a dead node's caller whose offer just ended is removed too
+        (reported in ``callers``), while a callback offered by a dead node goes back to its
+        place. ``agents`` lists the agents freed from a dead node's offers and calls. A node
+        that never sent a heartbeat is never judged dead; a dead node's heartbeat is forgotten
+        once it is cleaned up (it counts as alive again when it next beats)."""
 
     # -- agents -------------------------------------------------------------------------
     async def login(self, agent_id: str, now: float) -> AgentStatus:
@@ -105,7 +126,9 @@ class AcdStore(Protocol):
 
     async def logout(self, agent_id: str, now: float, *, force: bool = False) -> AgentStatus:
         """→ logged out, refused (AcdError) during an offer or call, and — with
-        ``handover_required`` — while the successor is not logged in, unless ``force``."""
+        ``handover_required`` — while the successor is not logged in, unless ``force``.
+        Forced during an offer or call: logged out at once; the offer or call still counts
+        against ``max_concurrent`` until it ends, and the agent stays logged out after it."""
 
     async def set_away(self, agent_id: str, reason: str, now: float) -> AgentStatus:
         """→ away with a reason (allowed in wrap-up; during a call it applies when it ends)."""
@@ -121,7 +144,10 @@ class AcdStore(Protocol):
         are reported as they are at the time of the last write."""
 
     async def queues(self, queue: str | None = None, now: float = 0.0) -> list[QueueStatus]:
-        """One queue's status, or all (sorted by name)."""
+        """One queue's status, or all (sorted by name), as of ``now``: wrap-ups and delays
+        over by ``now`` end (and count in ``agents_available``); ``agents_logged_in`` counts
+        away agents; ``oldest_wait`` is the longest wait among the waiting callers, callbacks
+        included (the head's, unless a caller of higher priority arrived later)."""
 
     # -- nodes --------------------------------------------------------------------------
     async def heartbeat(self, node: str, now: float) -> None:
@@ -132,6 +158,7 @@ class AcdStore(Protocol):
         available) so that they run :meth:`dispatch`."""
 
     def wakes(self) -> AsyncIterator[str]:
-        """Queue names woken by any node (this one included)."""
+        """Queue names woken by any node (this one included). Several wakes of one queue
+        not yet read may arrive as one (a wake only means "run dispatch")."""
 
     async def close(self) -> None: ...
