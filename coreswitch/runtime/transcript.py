@@ -12,8 +12,10 @@ Each entry is a flat JSON object with ``t`` (milliseconds since the flow started
 Event kinds: ``call``, ``state``, ``prompt``, ``input``, ``route``, ``noinput``, ``nomatch``,
 ``maxtries``, ``function``, ``subflow``, ``return``, ``language``, ``queue``, ``transfer``,
 ``record``, ``voicemail``, ``work_order``, ``sms``, ``notify``, ``survey``, ``guard``, ``error``,
-``fallback``, ``hangup``. Values a flow marks ``sensitive`` never appear: they are written as
-``"***"``.
+``fallback``, ``hangup``, and the wait in a queue step by step: ``queue_position``,
+``queue_announce``, ``queue_offer``, ``queue_no_answer``, ``queue_answered``,
+``queue_overflow``, ``queue_callback_offer``, ``queue_left``. Values a flow marks
+``sensitive`` never appear: they are written as ``"***"``.
 """
 
 from __future__ import annotations
