@@ -153,7 +153,7 @@ class Acd:
                 async for queue in self.store.wakes():
                     self.kick(queue)
             except StoreUnavailable:
-                pass
+                log.warning("ACD wake-ups unavailable (Redis down); listening again in 1 s")
             except Exception:
                 log.exception("ACD wake listener failed; restarting it")
             await asyncio.sleep(1.0)

@@ -25,11 +25,11 @@ class AcdError(Exception):
 
 
 class UnknownAgent(AcdError):
-    pass
+    """No agent with that id is configured."""
 
 
 class UnknownQueue(AcdError):
-    pass
+    """No queue with that name is configured."""
 
 
 class StoreUnavailable(AcdError):

@@ -88,10 +88,10 @@ class MemoryQueueLog:
         return [e for e in self.entries if kind is None or e.event == kind]
 
     async def flush(self) -> None:
-        pass
+        """Nothing to write: the events are in :attr:`entries` already."""
 
     async def close(self) -> None:
-        pass
+        """Nothing to release."""
 
 
 class DatabaseQueueLog:

@@ -42,7 +42,7 @@ ACTIONS = ("login", "logout", "away", "available", "wrap_up_done")
 
 
 class _BadRequest(Exception):
-    pass
+    """A request body that does not say what the endpoint needs (answered 400)."""
 
 
 def _acd(request: Request) -> Acd | None:
