@@ -25,6 +25,12 @@ class RedisUnavailable(RuntimeError):
     """redis-server cannot be started here."""
 
 
+def _binary() -> str:
+    """``$CORESWITCH_REDIS_SERVER`` (only there), else redis-server on the PATH or in /usr/bin."""
+    return (os.environ.get("CORESWITCH_REDIS_SERVER") or shutil.which("redis-server")
+            or "/usr/bin/redis-server")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -42,7 +48,7 @@ class RedisServer:
 
     @classmethod
     def start(cls, directory: Path | None = None, port: int | None = None) -> RedisServer:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        binary = _binary()
         if not Path(binary).exists():
             raise RedisUnavailable("redis-server not found: install the Debian package "
                                    "'redis-server' (scripts/test does)")
@@ -53,7 +59,7 @@ class RedisServer:
         return server
 
     def _run(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        binary = _binary()
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
              "--appendonly", "yes", "--appendfsync", "always", "--save", "",
