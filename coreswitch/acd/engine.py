@@ -105,11 +105,11 @@ class Acd:
         self.kick(*self.queues)
 
     async def stop(self) -> None:
-        for task in [*self._tasks, *self._calls]:
+        tasks = [*self._tasks, *self._calls]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._calls]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:  # a task that swallows its cancellation must not hold the shutdown
+            await asyncio.wait(tasks, timeout=3.0)
         self._tasks.clear()
         self.started = False
         await self.log.flush()

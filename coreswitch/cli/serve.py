@@ -215,9 +215,15 @@ async def _start_acd(acd: Acd, config: Config) -> None:
 
 
 async def _stop_acd(acd: Acd) -> None:
-    await acd.stop()
-    await acd.store.close()
-    await acd.log.close()
+    """Stop the ACD, each step bounded: a state store that stopped answering (Redis
+    restarting) must not keep the server from shutting down."""
+    for step, limit in ((acd.stop, 5.0), (acd.store.close, 5.0), (acd.log.close, 5.0)):
+        try:
+            async with asyncio.timeout(limit):
+                await step()
+        except TimeoutError:
+            log.error("shutdown: %s did not finish within %.0f s; going on",
+                      getattr(step, "__qualname__", step), limit)
 
 
 def _sim_agents(sim: SimSwitch, config: Config) -> None:
