@@ -119,7 +119,7 @@ class CallerWait:
             priority=self.request.priority, skills=tuple(self.request.skills), node=acd.node)))
         self.entered = caller.entered
         acd.waiters[caller.id] = self.waiter
-        position = await acd.store.position(caller.id)
+        position = await self._position()
         acd.record("enter", queue=q.name, call_id=caller.id, priority=caller.priority,
                    ani=caller.ani, position=position, skills=list(caller.skills))
         self.call.note("queue_position", position=position)
@@ -137,6 +137,14 @@ class CallerWait:
             self.waiter.closing = True
             acd.waiters.pop(caller.id, None)
             self._refuse_pending()
+
+    async def _position(self) -> int | None:
+        """The caller's place, or None while the store cannot say (Redis restarting): a
+        position is information, never a reason to drop the call."""
+        try:
+            return await self.acd.store.position(self.info.call_id)
+        except StoreUnavailable:
+            return None
 
     async def _leave(self) -> int | None:
         """Take the caller out of the queue; an offer made meanwhile is refused."""
@@ -255,7 +263,7 @@ class CallerWait:
     async def _book_callback(self) -> None:
         acd = self.acd
         number = _dial_number(self.info.ani)
-        position = await acd.store.position(self.info.call_id)
+        position = await self._position()
         booked = await acd.retry(lambda: acd.store.book_callback(self.info.call_id, number))
         if booked is None:  # an offer was made in the same instant: take it instead
             return
@@ -271,8 +279,11 @@ class CallerWait:
         if not self.request.announce_position:
             return files
         acd = self.acd
-        position = await acd.store.position(self.info.call_id)
-        status = (await acd.store.queues(self.waiter.queue, acd.clock()))[0]
+        try:
+            position = await acd.store.position(self.info.call_id)
+            status = (await acd.store.queues(self.waiter.queue, acd.clock()))[0]
+        except StoreUnavailable:  # Redis restarting: no position this time, music goes on
+            return files
         if position is None:
             return files
         agents = max(1, status.agents_logged_in)
