@@ -44,7 +44,7 @@ from coreswitch.runtime.functions import FunctionRegistry
 from coreswitch.runtime.interpreter import Deps
 from coreswitch.runtime.prompts import TtsRenderer
 from coreswitch.runtime.service import CallRecorder, CallService
-from coreswitch.runtime.services import LocalServices
+from coreswitch.runtime.services import DatabaseServices
 from coreswitch.store import Database
 from coreswitch.switch.sim.agents import Agent as SimAgent
 from coreswitch.switch.sim.switch import SimSwitch
@@ -122,9 +122,9 @@ async def _start_sim(config: Config) -> SimSwitch | None:
 
 
 def _deps(config: Config, renderer: TtsRenderer, settings: dict[str, object],
-          acd: Acd) -> Deps:
+          acd: Acd, database: Database) -> Deps:
     """What every call shares: functions (plugins add theirs later), services, media."""
-    return Deps(FunctionRegistry(), LocalServices(acd=acd), renderer,
+    return Deps(FunctionRegistry(), DatabaseServices(acd=acd, database=database), renderer,
                 recordings=RecordingStore(config.media.recordings_dir), settings=settings,
                 sounds_dir=config.media.sounds_dir, transfer_dial=config.switch.transfer_dial)
 
@@ -151,7 +151,7 @@ async def _serve(config: Config, *, drain: float) -> None:
                            command_timeout=config.switch.command_timeout)
     host, port = parse_address(config.switch.outbound_listen, "switch.outbound_listen")
     acd = await _build_acd(config, database, client)
-    on_call = CallService(registry, _deps(config, renderer, settings, acd), recorder)
+    on_call = CallService(registry, _deps(config, renderer, settings, acd, database), recorder)
     outbound = OutboundServer(acd_setup.with_callbacks(acd, on_call), host, port,
                               event_format=config.switch.event_format,
                               linger=config.switch.linger)

@@ -1,10 +1,13 @@
 """What a flow asks of the rest of the call centre: work orders, SMS, notifications, queues.
 
 The interpreter talks to one :class:`CallServices` object per deployment. :class:`LocalServices`
-is the embedded default: it numbers work orders, keeps what was sent, and hands ``queue`` to the
-ACD (:class:`coreswitch.acd.engine.Acd`, through the :class:`QueueService` protocol); without an
-ACD every ``queue`` ends *no agents* (route ``no_agents``, else ``overflow``). Each method may
-raise :class:`ServiceFailed`; the interpreter then takes the verb's ``failure`` route.
+is the in-process default of flow tests and ``coreswitch call``: it numbers work orders in
+memory, keeps what was sent, and hands ``queue`` to the ACD (:class:`coreswitch.acd.engine.Acd`,
+through the :class:`QueueService` protocol); without an ACD every ``queue`` ends *no agents*
+(route ``no_agents``, else ``overflow``). ``coreswitch serve`` uses :class:`DatabaseServices`,
+which stores work orders in the database and has it number them, so numbers stay unique across
+restarts and across nodes (see :mod:`coreswitch.store.work_orders`). Each method may raise
+:class:`ServiceFailed`; the interpreter then takes the verb's ``failure`` route.
 """
 
 from __future__ import annotations
@@ -16,8 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from coreswitch.runtime.transcript import plain
+from coreswitch.store import work_orders as work_order_store
+
 if TYPE_CHECKING:
     from coreswitch.runtime.channel import CallChannel
+    from coreswitch.store import Database
 
 log = logging.getLogger("coreswitch.services")
 
@@ -105,7 +115,11 @@ class CallServices(Protocol):
 
 @dataclass
 class LocalServices:
-    """In-process services: numbered work orders, an outbox, survey answers (not persisted)."""
+    """In-process services: numbered work orders, an outbox, survey answers (not persisted).
+
+    Work-order numbers come from a counter in this object, so they repeat in a new process:
+    right for a flow test or one simulated call, wrong for a server (:class:`DatabaseServices`).
+    """
 
     work_orders: list[dict[str, object]] = field(default_factory=list)
     outbox: list[dict[str, object]] = field(default_factory=list)
@@ -137,3 +151,33 @@ class LocalServices:
 
     async def survey(self, call: CallInfo, *, name: str, answers: Mapping[str, str]) -> None:
         self.surveys.append({"name": name, "answers": dict(answers), "call_id": call.call_id})
+
+
+@dataclass
+class DatabaseServices(LocalServices):
+    """:class:`LocalServices` whose work orders are rows of the ``work_orders`` table, numbered by
+    the database: one number sequence per day, unique across restarts and across every node
+    that shares the database. The orders are not kept in :attr:`work_orders` (a server would
+    keep them all in memory). A database that cannot take the order makes the ``work_order``
+    verb take its ``failure`` route."""
+
+    database: Database = field(kw_only=True)
+
+    async def work_order(self, call: CallInfo, *, type: str, department: str | None,
+                         priority: str | None, fields: Mapping[str, object]) -> str:
+        now = call.now if call.now.tzinfo is not None else call.now.replace(tzinfo=dt.UTC)
+        values = {name: plain(value) for name, value in fields.items()}
+
+        def create(session: Session) -> str:
+            return work_order_store.create(
+                session, created_at=now, type=type, department=department, priority=priority,
+                fields=values, call_id=call.call_id, ani=call.ani, dnis=call.dnis,
+                flow_name=call.flow, flow_version=call.version, flow_state=call.state).number
+
+        try:
+            number = await self.database.run(create)
+        except SQLAlchemyError as exc:
+            log.error("work order (%s) from call %s not stored: %s", type, call.call_id, exc)
+            raise ServiceFailed("work orders cannot be stored now") from exc
+        log.info("work order %s (%s) from call %s", number, type, call.call_id)
+        return number
