@@ -6,6 +6,11 @@ pressed when the flow next waits for keys; ``--script`` gives a timed caller scr
 (``"wait 3; press 2; press 03 after 1; hangup after 5"``). ``--mock NAME=JSON`` answers a plugin
 function (``--mock crm.customer_tier='"VIP"'``, ``--mock billing.balance=fail``); functions not
 mocked fail, so the flow's failure routes run. ``--at "2026-11-23 09:00"`` sets the clock.
+
+Exit status: 0 when the flow handled the call to its end (whichever way it ended: a hangup,
+the caller hanging up, a transfer); 1 when the flow faulted and the call went back to the
+dialplan's fallback (the transcript then ends with ``error`` and ``fallback`` entries) or the
+flow does not compile; 2 for a usage error (no such file, a bad ``--mock`` or ``--at``).
 """
 
 from __future__ import annotations
@@ -94,4 +99,8 @@ def run(args: argparse.Namespace) -> int:
     result = run_virtual(one_call())
     for line in result.transcript.lines():
         print(line)
+    if result.outcome == "fallback":
+        print(f"coreswitch call: {args.flow}: the flow faulted; the call went back to the "
+              "dialplan (fallback)", file=sys.stderr)
+        return 1
     return 0
