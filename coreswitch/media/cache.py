@@ -9,6 +9,14 @@ leaves a half file under a final name. Concurrent requests for the same prompt s
 Every engine call runs on the cache's single worker thread (``loop.run_in_executor``), since
 pyttsx3 is not thread-safe; each is bounded by ``timeout``. A flow's prompts are all rendered by
 :meth:`TtsCache.prerender` when it is published, so calls normally only hit the cache.
+
+A hit costs no hashing and no file system call: the cache remembers, in a bounded LRU memo,
+the file of every (text, voice, rate) it has rendered or found on disk (``memo_size`` entries,
+20,000 by default, about 0.7 KiB each: at most ~13 MiB). A remembered file is looked at again
+once its entry is ``memo_ttl`` seconds old (30 by default), so a file deleted behind the cache's
+back (an operator emptying the directory) is rendered again within that time; until then
+FreeSWITCH is told to play a file that is gone. :meth:`TtsCache.prune` empties the memo, and so
+does :meth:`TtsCache.forget` (call it after removing files by hand).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import os
 import secrets
 import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +45,8 @@ ProgressCallback = Callable[[int, int], None]
 _T = TypeVar("_T")
 _TEMP_MARK = ".tmp-"
 _STALE_TEMP_SECONDS = 3600.0
+MEMO_SIZE = 20_000
+MEMO_TTL = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +62,8 @@ class Prompt:
 class CacheStats:
     """Counters since the cache was created."""
 
-    hits: int = 0  # the file was already there
+    hits: int = 0  # the file was already there (memo hits included)
+    memo_hits: int = 0  # hits answered from memory: no hashing, no stat
     misses: int = 0  # a render was started
     joined: int = 0  # waited for a render another request had started (in-flight dedupe)
     rendered: int = 0  # renders that produced a file
@@ -70,10 +82,14 @@ class TtsCache:
 
     Use from one event loop. ``timeout`` bounds each render as seen by the caller (the engine bounds
     its own work too). ``max_pending`` bounds how many prerender jobs wait on the worker at once.
+    ``memo_size`` and ``memo_ttl`` bound the memo of known files (see the module docstring; 0
+    turns it off); ``clock`` is the monotonic clock the memo's ages are measured with.
     """
 
     def __init__(self, cache_dir: str | Path, engine: TtsEngine, *, fmt: str = WAV,
-                 timeout: float = 30.0, max_pending: int = 8) -> None:
+                 timeout: float = 30.0, max_pending: int = 8, memo_size: int = MEMO_SIZE,
+                 memo_ttl: float = MEMO_TTL, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self.cache_dir = Path(cache_dir)
         self.engine = engine
         self.fmt = fmt
@@ -82,6 +98,11 @@ class TtsCache:
         self.stats = CacheStats()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="coreswitch-tts")
         self._inflight: dict[str, asyncio.Task[Path]] = {}
+        self.memo_size = memo_size
+        self.memo_ttl = memo_ttl
+        self._clock = clock
+        #: (text, voice, rate) → (file, when it was last known to exist), least recent first
+        self._memo: OrderedDict[tuple[str, str, int], tuple[Path, float]] = OrderedDict()
 
     # ---- lookup -------------------------------------------------------------------------------
 
@@ -103,6 +124,9 @@ class TtsCache:
         Raises :class:`~coreswitch.media.errors.TtsError` subclasses (or ``ValueError`` for empty
         text); a failed render is not cached, so the next request tries again.
         """
+        known = self._recall(text, voice, rate)
+        if known is not None:
+            return known
         if not text.strip():
             raise ValueError("nothing to say: empty text")
         key = self.key(text, voice, rate)
@@ -113,12 +137,39 @@ class TtsCache:
         path = self._path(key)
         if path.is_file():  # one stat; synthesis itself never runs on the loop
             self.stats.hits += 1
+            self._remember((text, voice, rate), path)
             return path
         self.stats.misses += 1
         task = asyncio.get_running_loop().create_task(self._render_new(text, voice, rate, path))
         self._inflight[key] = task
-        task.add_done_callback(lambda t: self._settled(key, t))
+        task.add_done_callback(lambda t: self._settled(key, (text, voice, rate), t))
         return await asyncio.shield(task)
+
+    def forget(self) -> None:
+        """Drop the memo of known files: the next request for each prompt checks the disk."""
+        self._memo.clear()
+
+    def _recall(self, text: str, voice: str, rate: int) -> Path | None:
+        """The remembered file of a prompt, if it was known to exist less than ``memo_ttl``
+        seconds ago (counted as a hit); None otherwise."""
+        entry = self._memo.get((text, voice, rate))
+        if entry is None:
+            return None
+        path, seen = entry
+        if self._clock() - seen >= self.memo_ttl:
+            return None  # old: the caller looks at the disk again (and remembers anew)
+        self._memo.move_to_end((text, voice, rate))
+        self.stats.hits += 1
+        self.stats.memo_hits += 1
+        return path
+
+    def _remember(self, memo_key: tuple[str, str, int], path: Path) -> None:
+        if self.memo_size <= 0:
+            return
+        self._memo[memo_key] = (path, self._clock())
+        self._memo.move_to_end(memo_key)
+        while len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
 
     async def prerender(self, items: Iterable[Prompt],
                         progress: ProgressCallback | None = None) -> dict[Prompt, Path]:
@@ -133,6 +184,16 @@ class TtsCache:
         gate = asyncio.Semaphore(self.max_pending)
         if progress is not None:
             progress(0, total)
+        pending: list[Prompt] = []
+        for prompt in unique:  # known prompts (a republish): no task, no hashing, no stat
+            known = self._recall(prompt.text, prompt.voice, prompt.rate)
+            if known is None:
+                pending.append(prompt)
+                continue
+            results[prompt] = known
+            done += 1
+            if progress is not None:
+                progress(done, total)
 
         async def one(prompt: Prompt) -> None:
             nonlocal done
@@ -145,7 +206,7 @@ class TtsCache:
             if progress is not None:
                 progress(done, total)
 
-        await asyncio.gather(*(one(p) for p in unique))
+        await asyncio.gather(*(one(p) for p in pending))
         if failures:
             raise PrerenderError(failures, total)
         return results
@@ -181,10 +242,11 @@ class TtsCache:
         self.stats.rendered += 1
         return result
 
-    def _settled(self, key: str, task: asyncio.Task[Path]) -> None:
+    def _settled(self, key: str, memo_key: tuple[str, str, int], task: asyncio.Task[Path]
+                 ) -> None:
         self._inflight.pop(key, None)
-        if not task.cancelled():
-            task.exception()  # retrieved here: every awaiter may have been cancelled
+        if not task.cancelled() and task.exception() is None:  # retrieved: awaiters may be gone
+            self._remember(memo_key, task.result())
 
     async def _on_worker(self, fn: Callable[[], _T]) -> _T:
         future = asyncio.get_running_loop().run_in_executor(self._worker, fn)
@@ -198,8 +260,11 @@ class TtsCache:
     async def prune(self, max_bytes: int) -> int:
         """Delete the oldest cached files until the cache holds at most ``max_bytes``, and
         temporary files left by a crash; returns how many files were removed. Runs on the worker,
-        so it never races a render."""
-        return await self._on_worker(lambda: _prune(self.cache_dir, max_bytes))
+        so it never races a render; the memo of known files is dropped afterwards."""
+        try:
+            return await self._on_worker(lambda: _prune(self.cache_dir, max_bytes))
+        finally:
+            self.forget()
 
     def close(self) -> None:
         """Stop the worker thread (pending renders are cancelled; a running one finishes)."""

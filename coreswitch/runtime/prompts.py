@@ -184,7 +184,11 @@ def voice_for(lang: str, configured: str) -> str:
 
 
 class TtsRenderer:
-    """Text → WAV through the TTS cache (pyttsx3/espeak-ng by default)."""
+    """Text → WAV through the TTS cache (pyttsx3/espeak-ng by default).
+
+    A prompt played again (every fixed prompt, once its flow is published: the prerender went
+    through the same cache) is answered from the cache's memo of known files — no hashing, no
+    ``stat`` per play (see :mod:`coreswitch.media.cache`)."""
 
     def __init__(self, cache: TtsCache, *, voice: str = "zh", rate: int = 160) -> None:
         self.cache = cache
