@@ -1,10 +1,10 @@
 """The flow registry: publish, roll back and resolve flows while calls are up.
 
-Publishing parses, checks and compiles the source (in a worker thread), refuses it with the
-checker's diagnostics if it has errors (the live version stays), stores it as the next version
-with who/when/note, lets the media layer pre-render its prompts, and then swaps the routing table
-in one assignment. :meth:`FlowRegistry.resolve` reads that table without a lock: a new call gets
-whatever version is live at that instant and keeps it until it ends.
+Publishing parses, checks and compiles the source (in a worker process, see below), refuses it
+with the checker's diagnostics if it has errors (the live version stays), stores it as the next
+version with who/when/note, lets the media layer pre-render its prompts, and then swaps the
+routing table in one assignment. :meth:`FlowRegistry.resolve` reads that table without a lock:
+a new call gets whatever version is live at that instant and keeps it until it ends.
 
 Every publish, rollback and refusal writes an audit row. The database is the truth: at start-up
 :meth:`FlowRegistry.restore` brings back each flow's live version from its stored IR (no
@@ -14,19 +14,41 @@ recompiling), and a notification from another node makes this one re-read the fl
     await registry.restore()
     await registry.load_directory(["flows"])
     live = registry.resolve("95598")   # LiveFlow | None
+
+Compiling. A compile is pure Python (~20-30 ms for the 95598 flow) and would hold the GIL that
+long: in a thread it stalls the event loop's socket writes while calls are up. So sources are
+compiled in one worker process (``spawn``ed at the first compile, shared by the registries of a
+process, shut down when the last of them is closed), and the result (IR, diagnostics) comes
+back pickled. If that process cannot be started or dies, or the plugin environment cannot be
+pickled, the compile runs in a thread as before; a warning says so once, and after a failure of
+the process every later compile of this process uses the thread. A program that creates a
+registry must guard its entry point with ``if __name__ == "__main__":`` (the multiprocessing
+rule for ``spawn``; ``coreswitch serve`` does).
+
+Each registry also remembers its last compiles by (SHA-256 of the source, plugin environment):
+republishing a source it has compiled before — alternating versions, a ``--watch`` save without
+a change, a refused source sent again — takes the IR or the very same diagnostics from memory
+without compiling. An environment that compares unequal (a plugin added a function) compiles
+again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
+import hashlib
 import json
 import logging
+import multiprocessing
+import pickle
 import re
+import signal
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -54,6 +76,166 @@ Prerender = Callable[[IR], Awaitable[None]]
 _HEADER = re.compile(r"^flow\s+([^\s:]+)\s*:", re.MULTILINE)
 _WHO_MAX = 200
 _STORE_ATTEMPTS = 3
+#: how many compiles a registry remembers (each an IR of some 100-300 KiB in memory)
+COMPILE_MEMO_SIZE = 32
+
+Compiled = tuple[IR | None, tuple[Diagnostic, ...]]
+
+
+class FlowCompiler(Protocol):
+    """Compiles a flow source off the event loop: ``dsl.compile_source``'s answer."""
+
+    async def compile(self, source: str, env: Environment) -> Compiled: ...
+
+    def close(self) -> None:
+        """The registry using it is closed."""
+
+
+async def compile_in_thread(source: str, env: Environment) -> Compiled:
+    """``dsl.compile_source`` on a thread of the default executor."""
+    ir, diags = await asyncio.to_thread(compile_source, source, env)
+    return ir, tuple(diags)
+
+
+class ThreadCompiler:
+    """Compiles on a thread (holds the GIL while it compiles; see the module docstring)."""
+
+    async def compile(self, source: str, env: Environment) -> Compiled:
+        return await compile_in_thread(source, env)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def spawn_compile_pool() -> Executor:
+    """One ``spawn``ed worker process that ignores SIGINT (the server handles Ctrl-C and closes
+    the pool; the worker must not die of it first)."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=signal.signal,
+                               initargs=(signal.SIGINT, signal.SIG_IGN))
+
+
+class ProcessCompiler:
+    """Compiles in a worker process made by ``pool_factory`` (lazily, at the first compile), in a
+    thread when that is not possible (see the module docstring).
+
+    Shared: each user takes a :meth:`lease` and closes it; the pool is shut down when the last
+    lease is closed (and made again if a compile comes later).
+    """
+
+    def __init__(self, pool_factory: Callable[[], Executor] = spawn_compile_pool) -> None:
+        self._factory = pool_factory
+        self._pool: Executor | None = None
+        self._leases = 0
+        self.failed: str | None = None  # why compiles run in a thread from now on
+        self._warned_env = False
+
+    def lease(self) -> _Lease:
+        self._leases += 1
+        return _Lease(self)
+
+    async def compile(self, source: str, env: Environment) -> Compiled:
+        usable = self.failed is None and self._picklable(env)
+        pool = self._get_pool() if usable else None
+        if pool is not None:
+            try:
+                future = pool.submit(compile_source, source, env)
+            except (BrokenExecutor, RuntimeError, OSError) as exc:  # RuntimeError: shut down
+                self._give_up(pool, exc)
+            else:
+                try:
+                    ir, diags = await asyncio.wrap_future(future)
+                except BrokenExecutor as exc:  # the worker died (killed, out of memory)
+                    self._give_up(pool, exc)
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is None or task.cancelling() or not future.cancelled():
+                        raise
+                    # not us: the pool was shut down (last lease closed) before it ran this
+                else:
+                    return ir, tuple(diags)
+        return await compile_in_thread(source, env)
+
+    def close(self) -> None:
+        """Shut the pool down now, whoever holds a lease (a running compile finishes)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _release(self) -> None:
+        self._leases -= 1
+        if self._leases <= 0:
+            self._leases = 0
+            self.close()
+
+    def _get_pool(self) -> Executor | None:
+        if self.failed is not None:
+            return None
+        if self._pool is None:
+            try:
+                self._pool = self._factory()
+            except Exception as exc:  # no working semaphores, no fork/exec, ...
+                self._give_up(None, exc)
+                return None
+        return self._pool
+
+    def _picklable(self, env: Environment) -> bool:
+        try:
+            pickle.dumps(env)
+        except Exception as exc:  # a plugin's function given as a lambda, say
+            if not self._warned_env:
+                self._warned_env = True
+                log.warning("flow compiles run in a thread: the plugin environment cannot be "
+                            "sent to the compile process (%s: %s)", type(exc).__name__, exc)
+            return False
+        return True
+
+    def _give_up(self, pool: Executor | None, exc: BaseException) -> None:
+        self.failed = f"{type(exc).__name__}: {exc}"
+        log.warning("flow compiles run in a thread from now on: the compile process failed "
+                    "(%s)", self.failed)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+            if self._pool is pool:
+                self._pool = None
+
+
+class _Lease:
+    """One user's handle on a shared :class:`ProcessCompiler`; ``close`` once."""
+
+    def __init__(self, owner: ProcessCompiler) -> None:
+        self._owner: ProcessCompiler | None = owner
+
+    async def compile(self, source: str, env: Environment) -> Compiled:
+        if self._owner is None:
+            return await compile_in_thread(source, env)  # closed: still answer
+        return await self._owner.compile(source, env)
+
+    def close(self) -> None:
+        owner, self._owner = self._owner, None
+        if owner is not None:
+            owner._release()
+
+
+#: the compile process shared by every registry of this process that was given no compiler
+SHARED_COMPILER = ProcessCompiler()
+
+
+@dataclass
+class _Memo:
+    """A remembered compile: the environment it was compiled against and its answer."""
+
+    env: Environment
+    ir: IR | None
+    diagnostics: tuple[Diagnostic, ...]
+    ir_json: str | None = field(default=None, repr=False)  # the stored form, once made
+
+
+def _snapshot(env: Environment) -> Environment:
+    """``env`` with its mappings copied: a plugin adding to them later makes it compare unequal
+    to what a remembered compile used."""
+    return replace(env, functions=None if env.functions is None else dict(env.functions),
+                   verbs=dict(env.verbs), expr_functions=dict(env.expr_functions))
 
 
 def header_name(source: str) -> str | None:
@@ -103,8 +285,13 @@ class FlowRegistry:
 
     def __init__(self, database: Database, env_provider: EnvProvider, notifier: Notifier,
                  prerender: Prerender | None = None, *,
-                 routes: Mapping[str, str] | None = None) -> None:
+                 routes: Mapping[str, str] | None = None,
+                 compiler: FlowCompiler | None = None) -> None:
+        """``compiler`` (closed with the registry) defaults to a lease on the process-wide
+        compile process :data:`SHARED_COMPILER`."""
         self._db = database
+        self._compiler: FlowCompiler = compiler or SHARED_COMPILER.lease()
+        self._compiled: OrderedDict[str, _Memo] = OrderedDict()
         self._env = env_provider
         self._notifier = notifier
         self._prerender = prerender
@@ -135,7 +322,8 @@ class FlowRegistry:
 
     async def validate(self, source: str, *, filename: str = "<source>") -> Validation:
         """Check and compile ``source`` without publishing it."""
-        ir, diags = await self._compile(source)
+        memo = await self._compile(source)
+        ir, diags = memo.ir, memo.diagnostics
         return Validation(name=ir["name"] if ir else header_name(source),
                           content_hash=ir["content_hash"] if ir else None,
                           diagnostics=diags, source=source, filename=filename)
@@ -233,8 +421,9 @@ class FlowRegistry:
             return flow
 
     def close(self) -> None:
-        """Stop listening to the notifier."""
+        """Stop listening to the notifier; release the compile process."""
         self._unsubscribe()
+        self._compiler.close()
 
     # -- history -----------------------------------------------------------------------------
 
@@ -270,14 +459,27 @@ class FlowRegistry:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _compile(self, source: str) -> tuple[IR | None, tuple[Diagnostic, ...]]:
+    async def _compile(self, source: str) -> _Memo:
+        """The compile of ``source`` against the current environment, remembered or made."""
         env = self._env()
-        ir, diags = await asyncio.to_thread(compile_source, source, env)
-        return ir, tuple(diags)
+        key = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+        memo = self._compiled.get(key)
+        if memo is not None and memo.env == env:
+            self._compiled.move_to_end(key)
+            return memo
+        snapshot = _snapshot(env)
+        ir, diags = await self._compiler.compile(source, env)
+        memo = _Memo(snapshot, ir, diags)
+        self._compiled[key] = memo
+        self._compiled.move_to_end(key)
+        while len(self._compiled) > COMPILE_MEMO_SIZE:
+            self._compiled.popitem(last=False)
+        return memo
 
     async def _publish(self, name: str | None, source: str, who: str, note: str,
                        filename: str) -> PublishResult:
-        ir, diags = await self._compile(source)
+        memo = await self._compile(source)
+        ir, diags = memo.ir, memo.diagnostics
         shown = name or (ir["name"] if ir else None) or header_name(source) or filename
         result = PublishResult(PublishStatus.REFUSED, shown, diagnostics=diags, source=source,
                                filename=filename)
@@ -304,7 +506,10 @@ class FlowRegistry:
         refused = await self._vet(candidate, result, who, "publish", stays)
         if refused is not None:
             return refused
-        ir_json = json.dumps(ir, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        if memo.ir_json is None:
+            memo.ir_json = json.dumps(ir, ensure_ascii=False, sort_keys=True,
+                                      separators=(",", ":"))
+        ir_json = memo.ir_json
         previous = live.version if live else None
 
         def store(session: Session) -> tuple[int, int]:
@@ -438,7 +643,8 @@ class FlowRegistry:
             return ir, ()
         log.warning("flow %s version %d: stored IR is from another compiler; recompiling",
                     stored.name, stored.version)
-        return await self._compile(stored.source)
+        memo = await self._compile(stored.source)
+        return memo.ir, memo.diagnostics
 
     async def _live_from(self, stored: _Stored) -> LiveFlow | None:
         ir, diags = await self._ir_of(stored)
