@@ -47,15 +47,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from coreswitch.switch.sim import caller as caller_mod
 from coreswitch.switch.sim import outbound as outbound_mod
-from coreswitch.switch.sim import wire
 from coreswitch.switch.sim.channel import Channel
-from coreswitch.switch.sim.clock import SimClock
 from coreswitch.switch.sim.core import MediaTiming
 from coreswitch.switch.sim.events import EventBus
 from coreswitch.switch.sim.listener import Listener
@@ -129,6 +125,18 @@ class _Index(set[Callable[[SimEvent], None]]):
         self.unbound.discard(deliver)
 
 
+def flush_events(bus: EventBus, uuid: str) -> None:
+    """Write out now what the listeners that get channel ``uuid``'s events have queued (they
+    flush once per loop turn otherwise), so a timestamp taken next is after the write."""
+    index = bus.listeners
+    if not isinstance(index, _Index):
+        return
+    for deliver in [index.bound.get(uuid), *index.unbound]:
+        listener = getattr(deliver, "__self__", None)
+        if isinstance(listener, Listener):
+            listener.flush()
+
+
 class IndexedBus(EventBus):
     def __init__(self) -> None:
         super().__init__()
@@ -151,43 +159,6 @@ class IndexedBus(EventBus):
             bound(event)
         for observer in list(self._observers):
             observer(event)
-
-
-_stock_json_body = wire.json_body
-_encode = msgspec.json.Encoder().encode
-
-
-def fast_json_body(pairs: wire.Pairs, body: str | None) -> bytes:
-    """``wire.json_body``, byte for byte, in one ``msgspec`` call when no header repeats and no
-    value is an ``ARRAY::`` (the stock function encodes each name and value on its own)."""
-    headers = {k: v for k, v in pairs if k != "Content-Length"}
-    if body is not None or any(v.startswith(wire.ARRAY_PREFIX) for v in headers.values()):
-        return _stock_json_body(pairs, body)
-    if len(headers) != sum(1 for k, _ in pairs if k != "Content-Length"):
-        return _stock_json_body(pairs, body)
-    return _encode(headers)
-
-
-def _per_second(format_us: Callable[[int], str]) -> Callable[[int], str]:
-    """``SimClock.local``/``gmt`` print whole seconds: format each second once."""
-    cache: dict[int, str] = {}
-
-    def fmt(us: int) -> str:
-        second = us // 1_000_000
-        text = cache.get(second)
-        if text is None:
-            if len(cache) > 4096:
-                cache.clear()
-            text = cache[second] = format_us(second * 1_000_000)
-        return text
-    return fmt
-
-
-def speed_up_simulator() -> None:
-    """Two behaviour-identical shortcuts for the simulator's hottest pure functions."""
-    wire.json_body = fast_json_body
-    SimClock.local = staticmethod(_per_second(SimClock.local))  # type: ignore[method-assign]
-    SimClock.gmt = staticmethod(_per_second(SimClock.gmt))  # type: ignore[method-assign]
 
 
 class TimedListener(Listener):
@@ -304,6 +275,7 @@ async def play_script(sw: SimSwitch, ch: Channel, track: Track,
                 track.script_ok = False
                 return
             core.dtmf(ch, digit, source="RTP")
+            flush_events(core.bus, ch.uuid)
             track.dtmf_at = now()  # the event is in the controller's socket
 
 
@@ -442,7 +414,6 @@ async def main_async(args: argparse.Namespace) -> int:
     global STATE  # noqa: PLW0603 - one switch per process
     STATE = State()
     outbound_mod.Listener = TimedListener  # type: ignore[misc]  # the socket app's connections
-    speed_up_simulator()
     timing = HoldTiming(default_file=args.file_seconds)
     timing.hold_seconds = args.hold_seconds
     sw = SimSwitch(args.host, args.port, args.password, speed=args.speed, media=timing)

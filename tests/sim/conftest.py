@@ -10,6 +10,8 @@ import pytest
 from coreswitch.esl import Event, InboundClient
 from coreswitch.switch.sim import MediaTiming, SimSwitch
 
+from .encoding import EncodingCheck
+
 #: 1 switch second = 20 ms of real time: fast, with margins for a loaded machine.
 SPEED = 50.0
 
@@ -33,11 +35,13 @@ class Recorder:
 @pytest.fixture
 async def switch() -> AsyncIterator[SimSwitch]:
     sw = SimSwitch(port=0, speed=SPEED, media=MediaTiming(default_file=2.0))
+    check = EncodingCheck(sw.core.factory)  # every event: cached encodings == built afresh
     await sw.start()
     try:
         yield sw
     finally:
         await sw.stop()
+    assert check.problems == []
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
+
+from coreswitch.switch.sim.wire import Headers, Pairs, json_item, plain_item
 
 
 class ChannelState(IntEnum):
@@ -57,15 +59,37 @@ Q850 = {
 
 
 class Variables:
-    """Channel variables in FreeSWITCH order: (re)setting a variable moves it to the end."""
+    """Channel variables in FreeSWITCH order: (re)setting a variable moves it to the end.
+
+    Events carry every variable (``variable_<name>`` headers): :meth:`headers` gives them as one
+    :class:`~.wire.Headers` run, kept while nothing is set. Once a format has been asked for, each
+    variable's encoded header is kept too (in the same order), so after a change the run is
+    re-joined from them instead of re-encoding every variable.
+    """
 
     def __init__(self) -> None:
         self._values: dict[str, str] = {}
+        self._json: dict[str, bytes] | None = None
+        self._plain: dict[str, bytes] | None = None
+        self._headers: VariableHeaders | None = None
 
     def set(self, name: str, value: str | None) -> None:
-        self._values.pop(name, None)
-        if value is not None and value != "":
+        old = self._values.pop(name, None)
+        keep = value is not None and value != ""
+        if old is None and not keep:
+            return  # nothing was there, nothing is: no change
+        json, plain = self._json, self._plain
+        if json is not None:
+            json.pop(name, None)
+        if plain is not None:
+            plain.pop(name, None)
+        if value is not None and keep:
             self._values[name] = value
+            if json is not None:
+                json[name] = json_item(f"variable_{name}", value)
+            if plain is not None:
+                plain[name] = plain_item(f"variable_{name}", value)
+        self._headers = None
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._values.get(name, default)
@@ -78,6 +102,63 @@ class Variables:
 
     def __len__(self) -> int:
         return len(self._values)
+
+    def headers(self) -> Headers:
+        """The variables as they are now, as ``variable_<name>`` event headers."""
+        if self._headers is None:
+            self._headers = VariableHeaders(self, tuple(self._values.items()))
+        return self._headers
+
+    def current(self, headers: VariableHeaders) -> bool:
+        """True while nothing was set since ``headers`` was made."""
+        return self._headers is headers
+
+    def encoded_json(self) -> Iterable[bytes]:
+        """Every variable as a JSON member, in order (kept up to date from now on)."""
+        if self._json is None:
+            self._json = {k: json_item(f"variable_{k}", v) for k, v in self._values.items()}
+        return self._json.values()
+
+    def encoded_plain(self) -> Iterable[bytes]:
+        """Every variable as a plain header line, in order (kept up to date from now on)."""
+        if self._plain is None:
+            self._plain = {k: plain_item(f"variable_{k}", v) for k, v in self._values.items()}
+        return self._plain.values()
+
+
+class VariableHeaders(Headers):
+    """A snapshot of a channel's variables as event headers; encoded from the per-variable
+    encodings :class:`Variables` keeps when it is still current, else from the snapshot."""
+
+    __slots__ = ("_items", "_named", "_owner")
+
+    def __init__(self, owner: Variables, items: tuple[tuple[str, str], ...]) -> None:
+        super().__init__(())
+        self._owner = owner
+        self._items = items
+        self._named: list[tuple[str, str]] | None = None
+
+    @property
+    def pairs(self) -> Pairs:
+        if self._named is None:
+            self._named = [(f"variable_{k}", v) for k, v in self._items]
+        return self._named
+
+    def json(self) -> bytes:
+        if self._json is None:
+            if self._owner.current(self):
+                self._json = b",".join(self._owner.encoded_json())
+            else:
+                self._json = super().json()
+        return self._json
+
+    def plain(self) -> bytes:
+        if self._plain is None:
+            if self._owner.current(self):
+                self._plain = b"".join(self._owner.encoded_plain())
+            else:
+                self._plain = super().plain()
+        return self._plain
 
 
 @dataclass
@@ -174,6 +255,11 @@ class Channel:
     #: Keeps the channel from being destroyed (an outbound socket lingering on it).
     holds: int = 0
     released: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The channel block and caller profile as event headers, with what they were made from.
+    _state_run: tuple[tuple[object, ...], Headers] | None = field(
+        default=None, init=False, repr=False, compare=False)
+    _caller_run: tuple[tuple[object, ...], Headers] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def up(self) -> bool:
         """True until the channel hangs up (a method: it changes across awaits)."""
@@ -224,6 +310,29 @@ class Channel:
         if include_profile:
             h.update(self.profile_headers("Caller"))
         return h
+
+    def event_headers(self) -> tuple[Headers, Headers]:
+        """The channel block of an event as two :class:`~.wire.Headers` runs — the channel's
+        state and its ``Caller-*`` profile, what :meth:`channel_headers` returns — each made
+        again only when something it shows has changed since the last event."""
+        p = self.profile
+        key: tuple[object, ...] = (
+            self.running_state, self.call_state, self.state, self.name, self.uuid, p.direction,
+            self.hit_dialplan, self.answer_state, self.hangup_cause, self.codec,
+            self.codec_bit_rate)
+        run = self._state_run
+        if run is None or run[0] != key:
+            run = self._state_run = (key, Headers(
+                list(self.channel_headers(include_profile=False).items())))
+        key = (p.direction, p.dialplan, p.caller_id_name, p.caller_id_number,
+               p.callee_id_name, p.callee_id_number, p.ani, p.destination_number, p.source,
+               p.context, self.orig_caller_id_name, self.orig_caller_id_number, self.uuid,
+               self.name, self.created_us, self.answered_us, self.progress_us,
+               self.progress_media_us, self.hangup_us, self.transfer_us, self.bridged_us)
+        caller = self._caller_run
+        if caller is None or caller[0] != key:
+            caller = self._caller_run = (key, Headers(list(self.profile_headers("Caller").items())))
+        return run[1], caller[1]
 
     def profile_headers(self, prefix: str) -> dict[str, str]:
         p = self.profile

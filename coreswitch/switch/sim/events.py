@@ -12,13 +12,51 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.clock import SimClock
-from coreswitch.switch.sim.templates import template
-from coreswitch.switch.sim.wire import SimEvent
+from coreswitch.switch.sim.templates import Template, template
+from coreswitch.switch.sim.wire import Headers, Pairs, SimEvent
 
 Observer = Callable[[SimEvent], None]
+
+
+class _Stamp(Headers):
+    """``Event-Date-Timestamp``, the template's ``Event-Calling-*`` and ``Event-Sequence``: the
+    per-event part of the core block, formatted straight to each encoding."""
+
+    __slots__ = ("_calling", "_sequence", "_us")
+
+    def __init__(self, us: int, calling: Headers, sequence: int) -> None:
+        super().__init__(())
+        self._us, self._calling, self._sequence = us, calling, sequence
+
+    @property
+    def pairs(self) -> Pairs:
+        return [("Event-Date-Timestamp", str(self._us)), *self._calling.pairs,
+                ("Event-Sequence", str(self._sequence))]
+
+    def json(self) -> bytes:
+        if self._json is None:
+            self._json = b'"Event-Date-Timestamp":"%d",%b,"Event-Sequence":"%d"' % (
+                self._us, self._calling.json(), self._sequence)
+        return self._json
+
+    def plain(self) -> bytes:
+        if self._plain is None:
+            self._plain = b"Event-Date-Timestamp: %d\n%bEvent-Sequence: %d\n" % (
+                self._us, self._calling.plain(), self._sequence)
+        return self._plain
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What every event of one name shares: its template and its constant header runs."""
+
+    template: Template
+    head: Headers  # Event-Name … FreeSWITCH-IPv6
+    calling: Headers  # Event-Calling-File, -Function, -Line-Number
 
 
 class EventFactory:
@@ -30,6 +68,30 @@ class EventFactory:
         self.ipv4 = ipv4
         self.ipv6 = ipv6
         self.sequence = 0
+        self._shapes: dict[str, _Shape] = {}
+        self._dates: tuple[int, Headers] = (-1, Headers(()))
+
+    def _shape(self, name: str) -> _Shape:
+        shape = self._shapes.get(name)
+        if shape is None:
+            tpl = template(name)
+            shape = self._shapes[name] = _Shape(tpl, Headers((
+                ("Event-Name", name), ("Core-UUID", self.core_uuid),
+                ("FreeSWITCH-Hostname", self.hostname), ("FreeSWITCH-Switchname", self.hostname),
+                ("FreeSWITCH-IPv4", self.ipv4), ("FreeSWITCH-IPv6", self.ipv6),
+            )), Headers((("Event-Calling-File", tpl.calling[0]),
+                         ("Event-Calling-Function", tpl.calling[1]),
+                         ("Event-Calling-Line-Number", tpl.calling[2]))))
+        return shape
+
+    def _date_headers(self, us: int) -> Headers:
+        """``Event-Date-Local`` and ``Event-Date-GMT``: whole seconds, so made once a second."""
+        second, headers = self._dates
+        if us // 1_000_000 != second:
+            headers = Headers((("Event-Date-Local", SimClock.local(us)),
+                               ("Event-Date-GMT", SimClock.gmt(us))))
+            self._dates = (us // 1_000_000, headers)
+        return headers
 
     def make(
         self,
@@ -41,30 +103,37 @@ class EventFactory:
         body: str | None = None,
         variables: bool | None = None,
     ) -> SimEvent:
+        """One event in its template's shape: the ``lead`` headers, the core block, the
+        template's ``pre`` fields, the channel block (and its variables), then the ``post`` and
+        any other fields. A new ``Event-Sequence`` number each time."""
         name = str(name)  # an EventName member or a plain name
-        tpl = template(name)
+        shape = self._shape(name)
+        tpl = shape.template
         us = self.clock.now_us()
         self.sequence += 1
-        pairs: list[tuple[str, str]] = list((lead or {}).items())
-        pairs += [
-            ("Event-Name", name), ("Core-UUID", self.core_uuid),
-            ("FreeSWITCH-Hostname", self.hostname), ("FreeSWITCH-Switchname", self.hostname),
-            ("FreeSWITCH-IPv4", self.ipv4), ("FreeSWITCH-IPv6", self.ipv6),
-            ("Event-Date-Local", SimClock.local(us)), ("Event-Date-GMT", SimClock.gmt(us)),
-            ("Event-Date-Timestamp", str(us)),
-            ("Event-Calling-File", tpl.calling[0]), ("Event-Calling-Function", tpl.calling[1]),
-            ("Event-Calling-Line-Number", tpl.calling[2]),
-            ("Event-Sequence", str(self.sequence)),
-        ]
+        runs: list[Headers] = []
+        if lead:
+            runs.append(Headers(list(lead.items())))
+        runs += (shape.head, self._date_headers(us), _Stamp(us, shape.calling, self.sequence))
         rest = dict(fields or {})
-        pairs += [(n, rest.pop(n)) for n in tpl.pre if n in rest]
-        if channel is not None and tpl.channel:
-            pairs += channel.channel_headers().items()
+        if rest:
+            pre = [(n, rest.pop(n)) for n in tpl.pre if n in rest]
+            if pre:
+                runs.append(Headers(pre))
+        with_channel = channel is not None and tpl.channel
+        if channel is not None and with_channel:
+            runs += channel.event_headers()
             if tpl.variables if variables is None else variables:
-                pairs += channel.variable_headers().items()
-        pairs += [(n, rest.pop(n)) for n in tpl.post if n in rest]
-        pairs += rest.items()
-        return SimEvent(pairs, body)
+                runs.append(channel.variables.headers())
+        if rest:
+            post = [(n, rest.pop(n)) for n in tpl.post if n in rest]
+            post += rest.items()
+            runs.append(Headers(post))
+        known = not ((fields and "Unique-ID" in fields) or (lead and "Unique-ID" in lead))
+        return SimEvent.of(
+            runs, body, name=None if fields and "Event-Name" in fields else name,
+            uuid=channel.uuid if channel is not None and with_channel else None,
+            uuid_known=bool(known))
 
 
 class EventBus:

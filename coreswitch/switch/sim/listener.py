@@ -69,7 +69,9 @@ class Listener(asyncio.Protocol):
         self.linger = 0
         self.resume = False
         self.hangup_seen = False
-        self.closed = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self.closed = self._loop.create_future()
+        self._out: list[bytes] = []  # written, not yet flushed to the transport
         self._parser = wire.CommandParser()
         self._queue: deque[Command] = deque()
         self._wake = asyncio.Event()
@@ -104,6 +106,7 @@ class Listener(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+        self._out = []
         self.core.bus.listeners.discard(self.deliver)
         if self._worker is not None:
             self._worker.cancel()
@@ -117,15 +120,34 @@ class Listener(asyncio.Protocol):
         return self._transport is not None and not self._transport.is_closing()
 
     def write(self, data: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
+        """Queue ``data`` for the socket: what one turn of the event loop writes to a
+        connection (replies, and the events of every channel that moved) goes out in one
+        ``send`` at the start of the next turn (:meth:`flush`), in order."""
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            if not self._out:
+                self._loop.call_soon(self.flush)
+            self._out.append(data)
+
+    def flush(self) -> None:
+        """Write out everything queued by :meth:`write` now."""
+        out = self._out
+        if not out:
+            return
+        self._out = []
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def close(self) -> None:
+        self.flush()
         if self._transport is not None:
             self._transport.close()
 
     def abort(self) -> None:
-        """Drop the connection without a goodbye (a crashed or killed switch)."""
+        """Drop the connection without a goodbye (a crashed or killed switch); what was
+        written before goes out first, as it would have left a real switch already."""
+        self.flush()
         if self._transport is not None:
             self._transport.abort()
 

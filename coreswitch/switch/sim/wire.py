@@ -18,6 +18,7 @@ Everything FreeSWITCH writes is serialised here, byte for byte as in ``shared/es
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,10 @@ GOODBYE = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\
 _json = msgspec.json.Encoder()
 
 
+#: Matches the first character :func:`url_encode` must encode (unsafe ASCII, controls, non-ASCII).
+_NEEDS_ENCODING = re.compile("[^!$'()*,\\-./0-9A-Z_a-z~]")
+
+
 def url_encode(value: str) -> str:
     """URL-encode a header value as ``switch_url_encode`` does.
 
@@ -44,9 +49,9 @@ def url_encode(value: str) -> str:
     ``%`` already followed by two upper-case hex digits, which FreeSWITCH passes through: that is
     why a caller-ID name holding ``%41`` reads back as ``A`` (see ``shared/esl/README.md``).
     """
-    data = value.encode("utf-8", "surrogateescape")
-    if all(32 <= b <= 126 and b not in _UNSAFE for b in data):
+    if _NEEDS_ENCODING.search(value) is None:  # the common case: nothing to encode
         return value
+    data = value.encode("utf-8", "surrogateescape")
     out: list[str] = []
     n = len(data)
     for i, b in enumerate(data):
@@ -198,7 +203,28 @@ def connect_reply(channel_headers: Mapping[str, str]) -> bytes:
     return head.encode() + b"\n"
 
 
-Pairs = Sequence[tuple[str, str]]
+Pair = tuple[str, str]
+Pairs = Sequence[Pair]
+
+#: ``"name":`` as JSON, per header name (names repeat across events: encode each once).
+_json_names: dict[str, bytes] = {}
+
+
+def json_item(name: str, value: str) -> bytes:
+    """One header as :func:`json_body` writes it: ``"name":"value"`` (``ARRAY::`` as a list)."""
+    key = _json_names.get(name)
+    if key is None:
+        if len(_json_names) > 65536:  # bounded: variable names come from controllers
+            _json_names.clear()
+        key = _json_names[name] = _json.encode(name) + b":"
+    if value.startswith(ARRAY_PREFIX):
+        return key + _json.encode(value[len(ARRAY_PREFIX):].split(ARRAY_SEPARATOR))
+    return key + _json.encode(value)
+
+
+def plain_item(name: str, value: str) -> bytes:
+    """One header line as :func:`plain_body` writes it: ``name: url-encoded value``."""
+    return f"{name}: {url_encode(value)}\n".encode()
 
 
 def plain_body(pairs: Pairs, body: str | None) -> bytes:
@@ -208,11 +234,15 @@ def plain_body(pairs: Pairs, body: str | None) -> bytes:
     (``Hangup-Cause`` in ``CHANNEL_HANGUP_COMPLETE``).
     """
     parts = [f"{k}: {url_encode(v)}\n" for k, v in pairs if k != "Content-Length"]
+    return _plain_tail("".join(parts).encode(), body)
+
+
+def _plain_tail(head: bytes, body: str | None) -> bytes:
+    """Header lines, then the blank line, with the inner ``Content-Length`` and the body."""
     if body is None:
-        return "".join(parts).encode() + b"\n"
+        return head + b"\n"
     data = body.encode("utf-8", "surrogateescape")
-    parts.append(f"Content-Length: {len(data)}\n")
-    return "".join(parts).encode() + b"\n" + data
+    return head + f"Content-Length: {len(data)}\n\n".encode() + data
 
 
 def json_body(pairs: Pairs, body: str | None) -> bytes:
@@ -220,13 +250,12 @@ def json_body(pairs: Pairs, body: str | None) -> bytes:
 
     Written by hand (not from a dict) so repeated header names stay repeated, as cJSON does.
     """
-    items: list[bytes] = []
-    for k, v in pairs:
-        if k == "Content-Length":
-            continue
-        value: str | list[str] = (
-            v[len(ARRAY_PREFIX):].split(ARRAY_SEPARATOR) if v.startswith(ARRAY_PREFIX) else v)
-        items.append(_json.encode(k) + b":" + _json.encode(value))
+    items = [json_item(k, v) for k, v in pairs if k != "Content-Length"]
+    return _json_tail(items, body)
+
+
+def _json_tail(items: list[bytes], body: str | None) -> bytes:
+    """The JSON object of ``items`` (encoded headers), with ``Content-Length`` and ``_body``."""
     if body is not None:
         length = str(len(body.encode("utf-8", "surrogateescape")))
         items.append(b'"Content-Length":' + _json.encode(length))
@@ -234,23 +263,91 @@ def json_body(pairs: Pairs, body: str | None) -> bytes:
     return b"{" + b",".join(items) + b"}"
 
 
+_CTYPES = {"json": b"\nContent-Type: text/event-json\n\n",
+           "plain": b"\nContent-Type: text/event-plain\n\n"}
+
+
 def event_frame(body: bytes, fmt: str) -> bytes:
-    ctype = "text/event-json" if fmt == "json" else "text/event-plain"
-    return f"Content-Length: {len(body)}\nContent-Type: {ctype}\n\n".encode() + body
+    ctype = _CTYPES["json" if fmt == "json" else "plain"]
+    return b"".join((b"Content-Length: ", str(len(body)).encode(), ctype, body))
+
+
+class Headers:
+    """A run of event headers whose wire encodings are computed once per format.
+
+    Events are built from such runs (:meth:`SimEvent.of`) so that what does not change between
+    events — the host block of an event name, a channel's data while its state stands — is
+    serialised once, not once per event and listener. ``pairs`` must not change afterwards.
+    """
+
+    __slots__ = ("_json", "_pairs", "_plain")
+
+    def __init__(self, pairs: Pairs) -> None:
+        self._pairs = pairs
+        self._json: bytes | None = None
+        self._plain: bytes | None = None
+
+    @property
+    def pairs(self) -> Pairs:
+        """The (name, value) pairs, in order."""
+        return self._pairs
+
+    def json(self) -> bytes:
+        """The headers as JSON object members, comma-separated (no braces; empty if none)."""
+        if self._json is None:
+            self._json = b",".join([json_item(k, v) for k, v in self.pairs
+                                    if k != "Content-Length"])
+        return self._json
+
+    def plain(self) -> bytes:
+        """The headers as ``text/event-plain`` lines."""
+        if self._plain is None:
+            self._plain = b"".join([plain_item(k, v) for k, v in self.pairs
+                                    if k != "Content-Length"])
+        return self._plain
 
 
 class SimEvent:
     """An event the switch fires: ordered header pairs, an optional body, encoded lazily once
-    per format however many listeners receive it."""
+    per format however many listeners receive it.
 
-    __slots__ = ("_event", "_json", "_plain", "body", "pairs")
+    ``SimEvent(pairs, body)`` takes the headers as they are; :meth:`of` builds an event from
+    :class:`Headers` runs whose encodings are shared with other events (the same bytes)."""
 
-    def __init__(self, pairs: list[tuple[str, str]], body: str | None = None) -> None:
-        self.pairs = pairs
+    __slots__ = ("_blocks", "_event", "_json", "_name", "_pairs", "_plain", "_uuid",
+                 "_uuid_known", "body")
+
+    def __init__(self, pairs: list[Pair], body: str | None = None) -> None:
+        self._pairs: list[Pair] | None = pairs
+        self._blocks: Sequence[Headers] | None = None
         self.body = body
         self._event: Event | None = None
         self._plain: bytes | None = None
         self._json: bytes | None = None
+        self._name: str | None = None
+        self._uuid: str | None = None
+        self._uuid_known = False
+
+    @classmethod
+    def of(cls, blocks: Sequence[Headers], body: str | None = None, *, name: str | None = None,
+           uuid: str | None = None, uuid_known: bool = False) -> SimEvent:
+        """An event made of header runs, in order. ``name`` (``Event-Name``) and, when
+        ``uuid_known``, ``uuid`` (``Unique-ID``, None when absent) are what the headers say:
+        the builder knows them, so routing an event needs no header lookup."""
+        event = cls([], body)
+        event._pairs = None
+        event._blocks = blocks
+        event._name = name
+        event._uuid, event._uuid_known = uuid, uuid_known
+        return event
+
+    @property
+    def pairs(self) -> list[Pair]:
+        """Every header, in wire order (a repeated name appears twice)."""
+        if self._pairs is None:
+            assert self._blocks is not None
+            self._pairs = [pair for block in self._blocks for pair in block.pairs]
+        return self._pairs
 
     @property
     def event(self) -> Event:
@@ -261,17 +358,33 @@ class SimEvent:
 
     @property
     def name(self) -> str:
-        return self.event.name
+        if self._name is None:
+            self._name = self.event.name
+        return self._name
 
     def get(self, name: str, default: str = "") -> str:
+        if self._uuid_known and name == "Unique-ID":
+            return default if self._uuid is None else self._uuid
         value: str = self.event.headers.get(name, default)
         return value
 
     def frame(self, fmt: str) -> bytes:
+        """The whole frame (outer ``Content-Length``, ``Content-Type``, body) in ``fmt``."""
         if fmt == "json":
             if self._json is None:
-                self._json = event_frame(json_body(self.pairs, self.body), "json")
+                self._json = event_frame(self._json_body(), "json")
             return self._json
         if self._plain is None:
-            self._plain = event_frame(plain_body(self.pairs, self.body), "plain")
+            self._plain = event_frame(self._plain_body(), "plain")
         return self._plain
+
+    def _json_body(self) -> bytes:
+        if self._blocks is None:
+            return json_body(self.pairs, self.body)
+        items = [part for part in [block.json() for block in self._blocks] if part]
+        return _json_tail(items, self.body)
+
+    def _plain_body(self) -> bytes:
+        if self._blocks is None:
+            return plain_body(self.pairs, self.body)
+        return _plain_tail(b"".join([block.plain() for block in self._blocks]), self.body)
