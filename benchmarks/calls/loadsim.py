@@ -55,6 +55,7 @@ from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.core import MediaTiming
 from coreswitch.switch.sim.events import EventBus
 from coreswitch.switch.sim.listener import Listener
+from coreswitch.switch.sim.signals import first_of
 from coreswitch.switch.sim.switch import SimSwitch
 from coreswitch.switch.sim.wire import Command, SimEvent
 
@@ -231,19 +232,12 @@ def percentile(values: list[float], q: float) -> float:
 
 async def _up_until_prompt(ch: Channel, count: int) -> None:
     while ch.up() and ch.prompts_started < count:
-        signal = ch.prompt_signal
-        waiters = [asyncio.ensure_future(e.wait()) for e in (signal, ch.hungup)]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+        await first_of((ch.prompt_signal, ch.hungup))
 
 
 async def _pause(sw: SimSwitch, ch: Channel, seconds: float) -> None:
     if seconds > 0 and ch.up():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(ch.hungup.wait()), sw.clock.real(seconds))
+        await first_of((ch.hungup,), sw.clock.real(seconds))
 
 
 async def play_script(sw: SimSwitch, ch: Channel, track: Track,

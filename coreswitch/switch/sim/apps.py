@@ -10,7 +10,6 @@ and stop early on hangup, on ``uuid_break`` and (where FreeSWITCH does) on a DTM
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 from coreswitch.esl.names import EventName
 from coreswitch.switch.sim.bridge import bridge_app
 from coreswitch.switch.sim.channel import Channel
+from coreswitch.switch.sim.signals import Signal, first_of
 
 if TYPE_CHECKING:
     from coreswitch.switch.sim.core import SwitchCore
@@ -53,26 +53,15 @@ async def wait(core: SwitchCore, ch: Channel, seconds: float | None, *,
         return "break"
     if dtmf and ch.dtmf:
         return "dtmf"
-    waiters: dict[asyncio.Future[object], str] = {
-        asyncio.ensure_future(ch.hungup.wait()): "hangup",
-        asyncio.ensure_future(ch.break_media.wait()): "break",
-    }
+    reasons = {ch.hungup: "hangup", ch.break_media: "break"}
     if dtmf:
-        waiters[asyncio.ensure_future(ch.dtmf_arrived.wait())] = "dtmf"
+        reasons[ch.dtmf_arrived] = "dtmf"
     timeout = None if seconds is None else core.clock.real(seconds)
-    try:
-        done, _ = await asyncio.wait(waiters, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for fut in waiters:
-            fut.cancel()
-    if not done:
-        return "done"
-    reasons = {waiters[f] for f in done}
+    fired = {reasons[s] for s in await first_of(list(reasons), timeout)}
     for reason in ("hangup", "break", "dtmf"):
-        if reason in reasons:
+        if reason in fired:
             return reason
-    return "done"  # pragma: no cover
+    return "done"
 
 
 def playback_terminators(ch: Channel) -> str:
@@ -324,19 +313,13 @@ def start_recording(core: SwitchCore, ch: Channel, path: str, limit: float | Non
     the limit or hangup: RECORD_START now, RECORD_STOP then."""
     if path in ch.recordings or not ch.up():
         return
-    stop = asyncio.Event()
+    stop = Signal()
     ch.recordings[path] = stop
     started = core.clock.now()
     core.fire(EventName.RECORD_START, ch, {"Record-File-Path": path})
 
     async def run() -> None:
-        waiters = [asyncio.ensure_future(e.wait()) for e in (stop, ch.hungup)]
-        try:
-            await asyncio.wait(waiters, timeout=None if limit is None else core.clock.real(limit),
-                               return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+        await first_of((stop, ch.hungup), None if limit is None else core.clock.real(limit))
         ch.recordings.pop(path, None)
         ms = int((core.clock.now() - started) * 1000)
         ch.variables.set("record_ms", str(ms))

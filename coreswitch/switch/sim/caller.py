@@ -19,12 +19,12 @@ The same script can be written as text (the ``coreswitch sim`` CLI)::
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.core import SwitchCore
+from coreswitch.switch.sim.signals import first_of
 
 
 @dataclass(frozen=True)
@@ -90,24 +90,13 @@ def _parse_step(words: list[str], raw: str) -> Step:
 
 async def _until(ch: Channel, count: int) -> None:
     while ch.up() and ch.prompts_started < count:
-        signal = ch.prompt_signal
-        hung = asyncio.ensure_future(ch.hungup.wait())
-        prompt = asyncio.ensure_future(signal.wait())
-        try:
-            await asyncio.wait([hung, prompt], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            hung.cancel()
-            prompt.cancel()
+        await first_of((ch.hungup, ch.prompt_signal))
 
 
 async def _pause(core: SwitchCore, ch: Channel, seconds: float) -> None:
     if seconds <= 0:
         return
-    hung = asyncio.ensure_future(ch.hungup.wait())
-    try:
-        await asyncio.wait([hung], timeout=core.clock.real(seconds))
-    finally:
-        hung.cancel()
+    await first_of((ch.hungup,), core.clock.real(seconds))
 
 
 async def run(core: SwitchCore, ch: Channel, steps: Sequence[Step]) -> None:

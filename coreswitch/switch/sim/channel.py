@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from coreswitch.switch.sim.signals import Signal
 from coreswitch.switch.sim.wire import Headers, Pairs, json_item, plain_item
 
 
@@ -214,9 +215,9 @@ class Channel:
     #: sendmsg ``execute`` messages waiting for the channel's control loop (park, socket).
     inbox: deque[Message] = field(default_factory=deque)
     #: Set whenever the control loop has something to look at (a message, a hangup, a transfer).
-    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    wakeup: Signal = field(default_factory=Signal)
     #: Replaced and set each time a prompt starts (scripted callers wait on it).
-    prompt_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    prompt_signal: Signal = field(default_factory=Signal)
     digits_dialed: str = ""
     transfer_to: tuple[str, str, str] | None = None  # (extension, dialplan, context)
     bridge_request: Channel | None = None
@@ -225,10 +226,10 @@ class Channel:
     pending_route: list[tuple[str, str]] | None = None
     #: Set by an outbound socket's ``exit``: the ``socket`` application ends.
     socket_done: bool = False
-    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    answered: Signal = field(default_factory=Signal)
     #: FreeSWITCH's CF_CONTROLLED: set while ``park`` or ``socket`` runs (and the applications
     #: they run for ``sendmsg``); ``sendmsg`` to a channel without it is refused.
-    controlled: asyncio.Event = field(default_factory=asyncio.Event)
+    controlled: Signal = field(default_factory=Signal)
     #: Background recordings (``record_session``): path → the event that stops it.
     recordings: dict[str, asyncio.Event] = field(default_factory=dict)
     codec: str = "PCMA"
@@ -240,21 +241,21 @@ class Channel:
     socket_session: object | None = None
     #: Digits received but not yet consumed by an application (type-ahead).
     dtmf: list[str] = field(default_factory=list)
-    dtmf_arrived: asyncio.Event = field(default_factory=asyncio.Event)
-    hungup: asyncio.Event = field(default_factory=asyncio.Event)
-    destroyed: asyncio.Event = field(default_factory=asyncio.Event)
+    dtmf_arrived: Signal = field(default_factory=Signal)
+    hungup: Signal = field(default_factory=Signal)
+    destroyed: Signal = field(default_factory=Signal)
     application: str = ""
     application_data: str = ""
     bridged_to: Channel | None = None
     #: Set while a media application should stop early (``uuid_break``).
-    break_media: asyncio.Event = field(default_factory=asyncio.Event)
+    break_media: Signal = field(default_factory=Signal)
     prompts_started: int = 0
     #: Every prompt the caller heard, in order (file paths; ``say:<text>`` for TTS).
     prompts: list[str] = field(default_factory=list)
     other_leg: Channel | None = None
     #: Keeps the channel from being destroyed (an outbound socket lingering on it).
     holds: int = 0
-    released: asyncio.Event = field(default_factory=asyncio.Event)
+    released: Signal = field(default_factory=Signal)
     #: The channel block and caller profile as event headers, with what they were made from.
     _state_run: tuple[tuple[object, ...], Headers] | None = field(
         default=None, init=False, repr=False, compare=False)
@@ -276,7 +277,7 @@ class Channel:
         """A prompt begins: a file (its path) or speech (``say:`` and the text)."""
         self.prompts.append(what)
         self.prompts_started += 1
-        signal, self.prompt_signal = self.prompt_signal, asyncio.Event()
+        signal, self.prompt_signal = self.prompt_signal, Signal()
         signal.set()
 
     def add_dtmf(self, digit: str) -> None:

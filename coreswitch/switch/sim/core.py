@@ -39,6 +39,7 @@ from coreswitch.switch.sim.clock import SimClock
 from coreswitch.switch.sim.dialstring import Endpoint
 from coreswitch.switch.sim.events import EventBus, EventFactory
 from coreswitch.switch.sim.expand import expand, needs_expansion
+from coreswitch.switch.sim.signals import first_of
 from coreswitch.switch.sim.wire import SimEvent
 
 log = logging.getLogger("coreswitch.switch.sim")
@@ -362,12 +363,7 @@ class SwitchCore:
         what a controller may rely on before its first ``sendmsg``."""
         if not any(app in ("park", "socket") for app, _ in route):
             return
-        waiters = [asyncio.ensure_future(e.wait()) for e in (ch.controlled, ch.hungup)]
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+        await first_of((ch.controlled, ch.hungup))
 
     async def expand(self, ch: Channel, text: str) -> str:
         """``text`` with ``${...}`` expanded as FreeSWITCH does (:mod:`.expand`)."""

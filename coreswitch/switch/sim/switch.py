@@ -27,6 +27,7 @@ from coreswitch.switch.sim.core import MediaTiming, Route, SwitchCore
 from coreswitch.switch.sim.listener import Listener
 from coreswitch.switch.sim.outbound import MEMORY, ProtocolFactory, run_socket
 from coreswitch.switch.sim.server import EslServer
+from coreswitch.switch.sim.signals import first_of
 from coreswitch.switch.sim.wire import Command, SimEvent
 
 
@@ -103,13 +104,7 @@ class Call:
         ch = self.channel
         target = ch.prompts_started + 1 if number is None else number
         while ch.prompts_started < target and ch.up():
-            signal = ch.prompt_signal
-            waiters = [asyncio.ensure_future(e.wait()) for e in (signal, ch.hungup)]
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for w in waiters:
-                    w.cancel()
+            await first_of((ch.prompt_signal, ch.hungup))
         return ch.prompts[target - 1] if ch.prompts_started >= target else ""
 
     def press(self, digits: str) -> None:

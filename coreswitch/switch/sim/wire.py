@@ -206,25 +206,35 @@ def connect_reply(channel_headers: Mapping[str, str]) -> bytes:
 Pair = tuple[str, str]
 Pairs = Sequence[Pair]
 
-#: ``"name":`` as JSON, per header name (names repeat across events: encode each once).
-_json_names: dict[str, bytes] = {}
+#: Encoded headers by (name, value): channel data and variables repeat in event after event.
+_json_items: dict[tuple[str, str], bytes] = {}
+_plain_items: dict[tuple[str, str], bytes] = {}
+_MEMO_SIZE = 1 << 16  # entries; a full memo starts again (timestamps never repeat)
 
 
 def json_item(name: str, value: str) -> bytes:
     """One header as :func:`json_body` writes it: ``"name":"value"`` (``ARRAY::`` as a list)."""
-    key = _json_names.get(name)
-    if key is None:
-        if len(_json_names) > 65536:  # bounded: variable names come from controllers
-            _json_names.clear()
-        key = _json_names[name] = _json.encode(name) + b":"
-    if value.startswith(ARRAY_PREFIX):
-        return key + _json.encode(value[len(ARRAY_PREFIX):].split(ARRAY_SEPARATOR))
-    return key + _json.encode(value)
+    key = (name, value)
+    found = _json_items.get(key)
+    if found is None:
+        if len(_json_items) >= _MEMO_SIZE:
+            _json_items.clear()
+        encoded = _json.encode(
+            value[len(ARRAY_PREFIX):].split(ARRAY_SEPARATOR) if value.startswith(ARRAY_PREFIX)
+            else value)
+        found = _json_items[key] = _json.encode(name) + b":" + encoded
+    return found
 
 
 def plain_item(name: str, value: str) -> bytes:
     """One header line as :func:`plain_body` writes it: ``name: url-encoded value``."""
-    return f"{name}: {url_encode(value)}\n".encode()
+    key = (name, value)
+    found = _plain_items.get(key)
+    if found is None:
+        if len(_plain_items) >= _MEMO_SIZE:
+            _plain_items.clear()
+        found = _plain_items[key] = f"{name}: {url_encode(value)}\n".encode()
+    return found
 
 
 def plain_body(pairs: Pairs, body: str | None) -> bytes:
