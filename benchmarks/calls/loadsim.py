@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -53,7 +54,7 @@ from coreswitch.switch.sim import caller as caller_mod
 from coreswitch.switch.sim import outbound as outbound_mod
 from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.core import MediaTiming
-from coreswitch.switch.sim.events import EventBus
+from coreswitch.switch.sim.events import EventBus, may_want
 from coreswitch.switch.sim.listener import Listener
 from coreswitch.switch.sim.signals import first_of
 from coreswitch.switch.sim.switch import SimSwitch
@@ -160,6 +161,18 @@ class IndexedBus(EventBus):
             bound(event)
         for observer in list(self._observers):
             observer(event)
+
+    def interested(self, name: str, uuid: str | None) -> bool:
+        index = self.listeners
+        assert isinstance(index, _Index)
+        if self._observers:
+            return True
+        if self.inbound_channel_events or not uuid:
+            for deliver in index.unbound:
+                if may_want(deliver, name, uuid):
+                    return True
+        bound = index.bound.get(uuid) if uuid else None
+        return bound is not None and may_want(bound, name, uuid)
 
 
 class TimedListener(Listener):
@@ -426,6 +439,10 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         await asyncio.wait_for(STATE.subscribed.wait(), args.ready_timeout)
         emit({"event": "ready"})
+        # what start-up made lives for the run: keep the collector from walking it again and
+        # again; collect young objects less often (thousands of calls' objects are in flight)
+        gc.freeze()
+        gc.set_threshold(10_000, 20, 20)
         while True:
             line = await reader.readline()
             if not line:

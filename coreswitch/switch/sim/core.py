@@ -103,8 +103,16 @@ class SwitchCore:
 
     # -- events ---------------------------------------------------------------------------------
     def fire(self, name: str, channel: Channel | None = None,
-             fields: Mapping[str, str] | None = None, **kw: object) -> SimEvent:
+             fields: Mapping[str, str] | None = None, **kw: object) -> SimEvent | None:
+        """Build event ``name`` and hand it to the bus; None, with the event not built (only its
+        sequence number taken), when no listener or observer could receive it."""
         lead = kw.get("lead")
+        if not (fields and ("Event-Name" in fields or "Unique-ID" in fields)) and not (
+                isinstance(lead, dict) and "Unique-ID" in lead):
+            # routing needs no headers: skip an event nobody could receive
+            carries = channel is not None and self.factory.carries_channel(name)
+            if not self._heard(str(name), channel.uuid if channel and carries else None):
+                return None
         body = kw.get("body")
         variables = kw.get("variables")
         event = self.factory.make(
@@ -114,6 +122,15 @@ class SwitchCore:
             variables=variables if isinstance(variables, bool) else None)
         self.bus.fire(event)
         return event
+
+    def _heard(self, name: str, uuid: str | None) -> bool:
+        """Whether event ``name`` of channel ``uuid`` could reach anyone; if not, it counts as
+        fired and takes its sequence number, but is not built."""
+        if self.bus.interested(name, uuid):
+            return True
+        self.factory.skip()
+        self.bus.fired += 1
+        return False
 
     # -- channels -------------------------------------------------------------------------------
     def new_channel(
@@ -202,6 +219,8 @@ class SwitchCore:
               ("Channel-Write-codec-bit-rate", rate)]),
         )
         for function, line, channel_pairs, extra in shapes:
+            if not self._heard("CODEC", ch.uuid):
+                continue
             head = [(k, function if k == "Event-Calling-Function" else
                      line if k == "Event-Calling-Line-Number" else v)
                     for k, v in self.factory.make("CODEC").pairs]

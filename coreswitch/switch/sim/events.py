@@ -93,6 +93,15 @@ class EventFactory:
             self._dates = (us // 1_000_000, headers)
         return headers
 
+    def carries_channel(self, name: str) -> bool:
+        """Whether events ``name`` carry the channel block (and so its ``Unique-ID``)."""
+        return self._shape(name).template.channel
+
+    def skip(self) -> None:
+        """An event fired that nobody would receive: it is not built, but it takes its
+        ``Event-Sequence`` number, as on FreeSWITCH, so the numbers others see do not change."""
+        self.sequence += 1
+
     def make(
         self,
         name: str,
@@ -151,6 +160,14 @@ class EventBus:
         for observer in list(self._observers):
             observer(event)
 
+    def interested(self, name: str, uuid: str | None) -> bool:
+        """Whether an event ``name`` of channel ``uuid`` (None: no channel) could reach anyone:
+        an observer, or a listener whose subscription may take it. When not, the core need not
+        build the event at all (:meth:`SwitchCore.fire`)."""
+        return bool(self._observers) or any(
+            may_want(deliver, name, uuid) for deliver in self.listeners)
+
+
     def observe(self, observer: Observer) -> Callable[[], None]:
         """Call ``observer(event)`` for every event; returns a function that stops it."""
         self._observers.append(observer)
@@ -182,3 +199,9 @@ class EventBus:
             stop()
         stop = self.observe(check)
         return fut
+
+
+def may_want(deliver: Callable[[SimEvent], None], name: str, uuid: str | None) -> bool:
+    """Ask the listener behind ``deliver`` (its ``may_want``); any other callable wants all."""
+    probe = getattr(getattr(deliver, "__self__", None), "may_want", None)
+    return probe is None or bool(probe(name, uuid))

@@ -171,6 +171,20 @@ class Listener(asyncio.Protocol):
         if self.wants(event):
             self.write(event.frame(self.format))
 
+    def may_want(self, name: str, uuid: str | None) -> bool:
+        """Whether an event ``name`` of channel ``uuid`` could be written here (or end the
+        session: the controlled channel's hangup) — :meth:`wants` without the filters, which
+        need the event's headers."""
+        if not self.authed or not self.is_open:
+            return False
+        ch = self.channel
+        if ch is not None and not self.hangup_seen and name == EventName.CHANNEL_HANGUP \
+                and uuid == ch.uuid:
+            return True
+        if not (name in self.events or (self.all_events and name not in self.nixed)):
+            return False
+        return self.session_uuid is None or uuid == self.session_uuid
+
     def wants(self, event: SimEvent) -> bool:
         name = event.name
         if not (name in self.events or (self.all_events and name not in self.nixed)):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import msgspec
 
@@ -71,6 +72,9 @@ class Command:
     line: str
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    #: ``headers`` by lower-case name (the first of names that differ only in case), made on
+    #: first use; ``headers`` is not to change afterwards.
+    _lower: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def verb(self) -> str:
@@ -84,11 +88,13 @@ class Command:
 
     def header(self, name: str, default: str = "") -> str:
         """A header by case-insensitive name (FreeSWITCH's event headers are case-insensitive)."""
-        lname = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lname:
-                return value
-        return default
+        lower = self._lower
+        if lower is None:
+            lower = {}
+            for key, value in self.headers.items():
+                lower.setdefault(key.lower(), value)  # the first match, as a scan finds it
+            self._lower = lower
+        return lower.get(name.lower(), default)
 
     def to_bytes(self) -> bytes:
         head = "\n".join([self.line, *(f"{k}: {v}" for k, v in self.headers.items())])
@@ -226,6 +232,18 @@ def json_item(name: str, value: str) -> bytes:
     return found
 
 
+def json_members(pairs: Pairs) -> bytes:
+    """``pairs`` as comma-separated JSON members, as :func:`json_body` writes them (without
+    ``Content-Length``): in one ``msgspec`` call when no name repeats and no value is an
+    ``ARRAY::`` (same bytes), else header by header."""
+    if len(pairs) > 3:
+        members = dict(pairs)
+        if (len(members) == len(pairs) and "Content-Length" not in members
+                and not any(map(str.startswith, members.values(), repeat(ARRAY_PREFIX)))):
+            return _json.encode(members)[1:-1]
+    return b",".join([json_item(k, v) for k, v in pairs if k != "Content-Length"])
+
+
 def plain_item(name: str, value: str) -> bytes:
     """One header line as :func:`plain_body` writes it: ``name: url-encoded value``."""
     key = (name, value)
@@ -260,8 +278,8 @@ def json_body(pairs: Pairs, body: str | None) -> bytes:
 
     Written by hand (not from a dict) so repeated header names stay repeated, as cJSON does.
     """
-    items = [json_item(k, v) for k, v in pairs if k != "Content-Length"]
-    return _json_tail(items, body)
+    members = json_members(pairs)
+    return _json_tail([members] if members else [], body)
 
 
 def _json_tail(items: list[bytes], body: str | None) -> bytes:
@@ -305,8 +323,7 @@ class Headers:
     def json(self) -> bytes:
         """The headers as JSON object members, comma-separated (no braces; empty if none)."""
         if self._json is None:
-            self._json = b",".join([json_item(k, v) for k, v in self.pairs
-                                    if k != "Content-Length"])
+            self._json = json_members(self.pairs)
         return self._json
 
     def plain(self) -> bytes:
