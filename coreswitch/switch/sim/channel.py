@@ -72,6 +72,8 @@ class Variables:
         self._values: dict[str, str] = {}
         self._json: dict[str, bytes] | None = None
         self._plain: dict[str, bytes] | None = None
+        #: names set since their encodings in ``_json``/``_plain`` were made (placeholders)
+        self._stale: set[str] = set()
         self._headers: VariableHeaders | None = None
 
     def set(self, name: str, value: str | None) -> None:
@@ -86,11 +88,26 @@ class Variables:
             plain.pop(name, None)
         if value is not None and keep:
             self._values[name] = value
+            if json is not None or plain is not None:  # keep the order; encode when asked
+                if json is not None:
+                    json[name] = b""
+                if plain is not None:
+                    plain[name] = b""
+                self._stale.add(name)
+        self._headers = None
+
+    def _refresh(self) -> None:
+        """Encode the variables set since the encodings were last used."""
+        values, json, plain = self._values, self._json, self._plain
+        for name in self._stale:
+            value = values.get(name)
+            if value is None:
+                continue  # set, then unset: no longer in the dicts
             if json is not None:
                 json[name] = json_item(f"variable_{name}", value)
             if plain is not None:
                 plain[name] = plain_item(f"variable_{name}", value)
-        self._headers = None
+        self._stale.clear()
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._values.get(name, default)
@@ -116,12 +133,16 @@ class Variables:
 
     def encoded_json(self) -> Iterable[bytes]:
         """Every variable as a JSON member, in order (kept up to date from now on)."""
+        if self._stale:
+            self._refresh()
         if self._json is None:
             self._json = {k: json_item(f"variable_{k}", v) for k, v in self._values.items()}
         return self._json.values()
 
     def encoded_plain(self) -> Iterable[bytes]:
         """Every variable as a plain header line, in order (kept up to date from now on)."""
+        if self._stale:
+            self._refresh()
         if self._plain is None:
             self._plain = {k: plain_item(f"variable_{k}", v) for k, v in self._values.items()}
         return self._plain.values()

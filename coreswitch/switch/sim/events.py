@@ -29,7 +29,9 @@ class _Stamp(Headers):
     __slots__ = ("_calling", "_sequence", "_us")
 
     def __init__(self, us: int, calling: Headers, sequence: int) -> None:
-        super().__init__(())
+        # (Headers.__init__ not called: every slot is set here, this runs once per event)
+        self._pairs = ()
+        self._json = self._plain = None
         self._us, self._calling, self._sequence = us, calling, sequence
 
     @property
@@ -120,29 +122,29 @@ class EventFactory:
         tpl = shape.template
         us = self.clock.now_us()
         self.sequence += 1
-        runs: list[Headers] = []
+        dates = self._dates[1] if us // 1_000_000 == self._dates[0] else self._date_headers(us)
+        runs: list[Headers] = [shape.head, dates, _Stamp(us, shape.calling, self.sequence)]
         if lead:
-            runs.append(Headers(list(lead.items())))
-        runs += (shape.head, self._date_headers(us), _Stamp(us, shape.calling, self.sequence))
-        rest = dict(fields or {})
-        if rest:
+            runs.insert(0, Headers(list(lead.items())))
+        rest = dict(fields) if fields else None
+        if rest and tpl.pre:
             pre = [(n, rest.pop(n)) for n in tpl.pre if n in rest]
             if pre:
                 runs.append(Headers(pre))
-        with_channel = channel is not None and tpl.channel
-        if channel is not None and with_channel:
+        uuid: str | None = None
+        if channel is not None and tpl.channel:
+            uuid = channel.uuid
             runs += channel.event_headers()
             if tpl.variables if variables is None else variables:
                 runs.append(channel.variables.headers())
         if rest:
-            post = [(n, rest.pop(n)) for n in tpl.post if n in rest]
+            post = [(n, rest.pop(n)) for n in tpl.post if n in rest] if tpl.post else []
             post += rest.items()
             runs.append(Headers(post))
-        known = not ((fields and "Unique-ID" in fields) or (lead and "Unique-ID" in lead))
-        return SimEvent.of(
-            runs, body, name=None if fields and "Event-Name" in fields else name,
-            uuid=channel.uuid if channel is not None and with_channel else None,
-            uuid_known=bool(known))
+        if (fields and ("Unique-ID" in fields or "Event-Name" in fields)) or (
+                lead and "Unique-ID" in lead):  # headers of their own: read them
+            return SimEvent.of(runs, body)
+        return SimEvent.of(runs, body, name=name, uuid=uuid, uuid_known=True)
 
 
 class EventBus:

@@ -361,11 +361,10 @@ class SimEvent:
         """An event made of header runs, in order. ``name`` (``Event-Name``) and, when
         ``uuid_known``, ``uuid`` (``Unique-ID``, None when absent) are what the headers say:
         the builder knows them, so routing an event needs no header lookup."""
-        event = cls([], body)
-        event._pairs = None
-        event._blocks = blocks
-        event._name = name
-        event._uuid, event._uuid_known = uuid, uuid_known
+        event = cls.__new__(cls)
+        event._pairs = event._event = event._plain = event._json = None
+        event._blocks, event.body = blocks, body
+        event._name, event._uuid, event._uuid_known = name, uuid, uuid_known
         return event
 
     @property
