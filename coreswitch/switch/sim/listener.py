@@ -29,6 +29,7 @@ import re
 import uuid as uuidlib
 from collections import deque
 from collections.abc import Callable
+from typing import cast
 
 from coreswitch.esl.names import EventName
 from coreswitch.switch.sim import api, wire
@@ -81,14 +82,14 @@ class Listener(asyncio.Protocol):
 
     # -- transport ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports are not asyncio.Transport subclasses: the methods are what count
+        self._transport = stream = cast(asyncio.Transport, transport)
         if self.reject:
-            transport.write(wire.rude_rejection())
-            transport.close()
+            stream.write(wire.rude_rejection())
+            stream.close()
             return
         if self.channel is None:
-            transport.write(wire.auth_request())
+            stream.write(wire.auth_request())
         self.core.bus.listeners.add(self.deliver)
         self._worker = asyncio.get_running_loop().create_task(self._work(), name="sim-esl")
 
