@@ -30,7 +30,8 @@ Two things keep the simulator itself from being the bottleneck at thousands of c
 does both in C): events go only to listeners bound to their channel plus the unbound ones (the
 stock ``EventBus`` offers each event to every connection: O(calls) per event), and calls are
 placed without :class:`~coreswitch.switch.sim.Call` objects (each observes every event) or the
-global command log.
+global command log. With no observer, an event no connection subscribes to is not built at all
+(:meth:`IndexedBus.interested`). Start-up objects are frozen for the garbage collector.
 """
 
 from __future__ import annotations
