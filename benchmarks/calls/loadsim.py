@@ -424,7 +424,8 @@ async def main_async(args: argparse.Namespace) -> int:
     outbound_mod.Listener = TimedListener  # type: ignore[misc]  # the socket app's connections
     timing = HoldTiming(default_file=args.file_seconds)
     timing.hold_seconds = args.hold_seconds
-    sw = SimSwitch(args.host, args.port, args.password, speed=args.speed, media=timing)
+    sw = SimSwitch(args.host, args.port, args.password, speed=args.speed, media=timing,
+                   clock_source=time.monotonic)  # µs timestamps whatever the loop
     sw.core.bus = bus = IndexedBus()
     bus.inbound_channel_events = not args.no_inbound_channel_events
     sink = CommandSink()
@@ -475,7 +476,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hold-seconds", type=float, default=3600.0)
     p.add_argument("--ready-timeout", type=float, default=90.0)
     p.add_argument("--phase-timeout", type=float, default=120.0)
+    p.add_argument("--asyncio", action="store_true",
+                   help="run on asyncio's own event loop even when uvloop is installed")
     args = p.parse_args(argv)
+    if not args.asyncio:
+        try:
+            import uvloop  # optional: a cheaper event loop for the load side
+        except ImportError:
+            pass
+        else:
+            return int(uvloop.run(main_async(args)))
     return asyncio.run(main_async(args))
 
 

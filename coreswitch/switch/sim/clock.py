@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 
 class SimClock:
-    def __init__(self, speed: float = 1.0, epoch: float | None = None) -> None:
+    """Switch time. ``source`` is the real clock it scales (seconds, any origin): by default the
+    running event loop's ``time()`` (so a virtual-time loop drives it); a load generator on
+    uvloop, whose loop time has millisecond steps, passes ``time.monotonic``."""
+
+    def __init__(self, speed: float = 1.0, epoch: float | None = None, *,
+                 source: Callable[[], float] | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = speed
         self.epoch = time.time() if epoch is None else epoch
+        self.source = source
         self._t0: float | None = None
 
     def _loop_time(self) -> float:
-        now = asyncio.get_running_loop().time()
+        now = self.source() if self.source is not None else asyncio.get_running_loop().time()
         if self._t0 is None:
             self._t0 = now
         return now

@@ -128,8 +128,9 @@ class SimSwitch:
         default_route: Route | None = None,
         heartbeat: float | None = None,
         epoch: float | None = None,
+        clock_source: Callable[[], float] | None = None,
     ) -> None:
-        self.clock = SimClock(speed, epoch)
+        self.clock = SimClock(speed, epoch, source=clock_source)
         self.core = SwitchCore(self.clock, hostname=hostname, media=media)
         #: Every command the switch parsed, on any connection, in order.
         self.commands: list[Command] = []
