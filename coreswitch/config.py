@@ -32,6 +32,9 @@ class SwitchConfig(_Section):
     password: str = "ClueCon"
     event_format: Literal["plain", "json"] = "json"
     outbound_listen: str = "127.0.0.1:8084"  # where FreeSWITCH's `socket` app connects per call
+    #: Calls connected to the outbound socket but not yet accepted that the kernel keeps
+    #: (capped by net.core.somaxconn); past it a burst of calls is dropped at connect.
+    outbound_backlog: int = 1024
     linger: int = 10  # seconds an outbound socket lingers after hangup
     connect_timeout: float = 5.0
     command_timeout: float = 30.0
@@ -178,6 +181,9 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"{path}: {_readable(str(exc))}") from None
     parse_address(config.switch.outbound_listen, f"{path}: switch.outbound_listen")
     parse_address(config.http.bind, f"{path}: http.bind")
+    if config.switch.outbound_backlog < 1:
+        raise ConfigError(f"{path}: switch.outbound_backlog: must be at least 1, got "
+                          f"{config.switch.outbound_backlog}")
     _check_acd(config.acd, path)
     return config
 

@@ -45,6 +45,7 @@ from coreswitch.runtime.interpreter import Deps
 from coreswitch.runtime.prompts import TtsRenderer
 from coreswitch.runtime.service import CallRecorder, CallService
 from coreswitch.runtime.services import DatabaseServices
+from coreswitch.runtime.session import SESSION_EVENTS
 from coreswitch.store import Database
 from coreswitch.switch.sim.agents import Agent as SimAgent
 from coreswitch.switch.sim.switch import SimSwitch
@@ -145,8 +146,11 @@ async def _serve(config: Config, *, drain: float) -> None:
     sim = await _start_sim(config)
     recorder = CallRecorder(database)
     recorder.start()
+    # A control link (api/bgapi: callbacks' originate): each call's events come on its own
+    # outbound socket, so this link takes no channel events (they would be decoded twice).
     client = InboundClient(config.switch.host, sim.port if sim else config.switch.port,
-                           config.switch.password, event_format=config.switch.event_format,
+                           config.switch.password, events=(), channels=False,
+                           event_format=config.switch.event_format,
                            connect_timeout=config.switch.connect_timeout,
                            command_timeout=config.switch.command_timeout)
     host, port = parse_address(config.switch.outbound_listen, "switch.outbound_listen")
@@ -154,7 +158,8 @@ async def _serve(config: Config, *, drain: float) -> None:
     on_call = CallService(registry, _deps(config, renderer, settings, acd, database), recorder)
     outbound = OutboundServer(acd_setup.with_callbacks(acd, on_call), host, port,
                               event_format=config.switch.event_format,
-                              linger=config.switch.linger)
+                              linger=config.switch.linger, events=SESSION_EVENTS,
+                              backlog=config.switch.outbound_backlog)
     http = None
     try:
         await outbound.start()  # before the inbound link: the switch may send calls at once

@@ -142,6 +142,26 @@ class Connection(asyncio.Protocol):
         except TimeoutError:
             raise TimeoutError(f"no reply to {summary!r} within {timeout:g} s") from None
 
+    def pipeline(self, commands: list[bytes]) -> list[asyncio.Future[Frame]]:
+        """Send several commands in one write; return the futures of their replies, in order.
+
+        FreeSWITCH runs a connection's commands one after another and answers in order, so
+        commands that do not depend on each other's replies can share one round trip (the
+        outbound handshake: ``connect``, ``myevents``, ``linger``, ``nixevent``). The caller
+        awaits the futures (see :func:`settle`); one it cancels stays a placeholder in the FIFO.
+        """
+        if not self.is_open or self._transport is None:
+            raise self.error if isinstance(self.error, ConnectionLost) else ConnectionLost(
+                "ESL connection is not open")
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Frame]] = []
+        for data in commands:
+            fut: asyncio.Future[Frame] = loop.create_future()
+            self._replies.append((data.split(b"\n", 1)[0].decode("utf-8", "replace")[:80], fut))
+            futures.append(fut)
+        self._transport.write(b"".join(commands))
+        return futures
+
     def write(self, data: bytes) -> None:
         """Write a command whose reply nobody awaits (its FIFO slot is still kept)."""
         if self._transport is None or not self.is_open:
@@ -172,3 +192,13 @@ class Connection(asyncio.Protocol):
         self.error = error
         if self._transport is not None:
             self._transport.abort()
+
+
+def settle(futures: list[asyncio.Future[Frame]]) -> None:
+    """After awaiting some of :meth:`Connection.pipeline`'s futures: cancel those still
+    pending (their slots stay placeholders) and mark failures nobody awaited as retrieved."""
+    for fut in futures:
+        if fut.done() and not fut.cancelled():
+            fut.exception()
+        else:
+            fut.cancel()

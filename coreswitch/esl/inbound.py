@@ -55,8 +55,10 @@ class Backoff:
         self.attempt = 0
 
 
-def subscription_names(events: Iterable[str]) -> list[str]:
-    """The words of the ``event`` command: the caller's events plus those the client needs.
+def subscription_names(events: Iterable[str],
+                       required: Iterable[str] = REQUIRED_EVENTS) -> list[str]:
+    """The words of the ``event`` command: the caller's events plus those the client needs
+    (``required``: by default those that complete jobs and executes and track channel ends).
 
     FreeSWITCH reads every word after ``CUSTOM`` as a subclass name, so ``CUSTOM`` and its
     subclasses go last, after the required events.
@@ -67,12 +69,20 @@ def subscription_names(events: Iterable[str]) -> list[str]:
         at = names.index("CUSTOM")
         names, custom = names[:at], names[at:]
     if "ALL" not in names:
-        names += [n for n in REQUIRED_EVENTS if n not in names]
+        names += [n for n in required if n not in names]
     return names + custom
 
 
 class InboundClient(EslPeer):
-    """A long-lived inbound connection with reconnect, re-subscribe and reconciliation."""
+    """A long-lived inbound connection with reconnect, re-subscribe and reconciliation.
+
+    ``events`` are the event names to subscribe to (``ALL`` by default); the events the client
+    needs itself are added. With ``channels=False`` the connection is a control link for
+    ``api``/``bgapi`` only — it never executes applications on channels — and needs nothing but
+    ``BACKGROUND_JOB``: with ``events=()`` the switch then sends it no channel events at all
+    (``coreswitch serve`` runs each call over its outbound socket, which gets the call's own
+    events, so the inbound link would only decode every event a second time).
+    """
 
     def __init__(
         self,
@@ -81,6 +91,7 @@ class InboundClient(EslPeer):
         password: str = "ClueCon",
         *,
         events: Iterable[str] = ("ALL",),
+        channels: bool = True,
         event_format: str = "plain",
         reconnect: bool = True,
         backoff: Backoff | None = None,
@@ -92,7 +103,8 @@ class InboundClient(EslPeer):
     ) -> None:
         super().__init__(command_timeout=command_timeout, execute_timeout=execute_timeout)
         self.host, self.port, self._password = host, port, password
-        self._events = subscription_names(events)
+        self._events = subscription_names(
+            events, REQUIRED_EVENTS if channels else (EventName.BACKGROUND_JOB,))
         if event_format not in ("plain", "json"):
             raise ValueError("event_format must be 'plain' or 'json'")
         self.event_format = event_format

@@ -59,3 +59,14 @@ class EventName(StrEnum):
     RECORD_START = "RECORD_START"
     RECORD_STOP = "RECORD_STOP"
     RE_SCHEDULE = "RE_SCHEDULE"
+
+
+#: The events ``myevents`` subscribes an outbound socket to (mod_event_socket.c, 1.10), all for
+#: the socket's own channel only. ``nixevent`` takes some of them out again.
+MYEVENTS = frozenset({
+    "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
+    "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
+    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING",
+    "CHANNEL_PARK", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE",
+    "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK", "DETECTED_SPEECH", "DTMF", "NOTALK", "TALK",
+})

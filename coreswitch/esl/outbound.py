@@ -5,8 +5,12 @@ call FreeSWITCH opens a TCP connection to :class:`OutboundServer`, which makes o
 :class:`OutboundSession` for it and:
 
 1. sends ``connect`` — the reply carries the channel's data as URL-encoded top-level headers;
-2. sends ``myevents <format>`` (this channel's events only) and ``linger <seconds>`` (a finite
-   linger, so events after the hangup still arrive and the socket then closes by itself);
+2. sends ``myevents <format>`` (this channel's events only), ``linger <seconds>`` (a finite
+   linger, so events after the hangup still arrive and the socket then closes by itself) and,
+   when the handler says which events it uses (``events=``), ``nixevent`` for the rest of what
+   ``myevents`` subscribes to. The four commands go out in one write and share one round trip
+   (none depends on another's reply; FreeSWITCH runs them in order). ``nixevent`` needs the
+   ``full`` socket mode; a switch that refuses it just sends every ``myevents`` event;
 3. runs the application's handler with the session;
 4. sends ``exit`` and closes once the handler returns (FreeSWITCH then continues the dialplan after
    the ``socket`` action if the call is still up: put a fallback there).
@@ -24,9 +28,11 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
 from coreswitch.esl import command as cmd
-from coreswitch.esl.errors import ESLError, ProtocolError
+from coreswitch.esl.connection import settle
+from coreswitch.esl.errors import CommandError, ESLError, ProtocolError
 from coreswitch.esl.event import Event
 from coreswitch.esl.frame import Frame
+from coreswitch.esl.names import MYEVENTS
 from coreswitch.esl.peer import EslPeer
 
 log = logging.getLogger("coreswitch.esl")
@@ -40,10 +46,13 @@ class OutboundSession(EslPeer):
     """One call's outbound-socket connection. ``uuid`` and ``channel_data`` are set by connect."""
 
     def __init__(self, *, event_format: str = "json", linger: int = 10,
-                 command_timeout: float = 30.0) -> None:
+                 command_timeout: float = 30.0,
+                 events: frozenset[str] | None = None) -> None:
         super().__init__(command_timeout=command_timeout)
         self.event_format = event_format
         self.linger = linger
+        #: The ``myevents`` events to take out again (``nixevent``): those ``events`` leaves out.
+        self.nixed = sorted(MYEVENTS - events) if events is not None else []
         self.uuid = ""
         self.channel_data = Event({})
         self.socket_mode = ""
@@ -51,16 +60,35 @@ class OutboundSession(EslPeer):
         self.disconnected = asyncio.Event()
 
     async def handshake(self) -> None:
-        reply = await self.send(b"connect\n\n")
-        self.channel_data = channel_data_from_connect(reply)
-        uuid = self.channel_data.get("Unique-ID") or self.channel_data.get("Channel-Unique-ID")
-        if not uuid:
-            raise ProtocolError("connect reply carries no Unique-ID")
-        self.uuid = cmd.uuid(uuid)
-        self.socket_mode = reply.headers.get("Socket-Mode", "")
-        await self.command(cmd.simple(f"myevents {self.event_format}"))
+        commands = [b"connect\n\n", cmd.simple(f"myevents {self.event_format}")]
         if self.linger:
-            await self.command(cmd.simple(f"linger {int(self.linger)}"))
+            commands.append(cmd.simple(f"linger {int(self.linger)}"))
+        if self.nixed:
+            commands.append(cmd.simple(f"nixevent {' '.join(self.nixed)}"))
+        replies = self._connection().pipeline(commands)
+        try:
+            async with asyncio.timeout(self.command_timeout):
+                reply = await replies[0]
+                self.channel_data = channel_data_from_connect(reply)
+                uuid = (self.channel_data.get("Unique-ID")
+                        or self.channel_data.get("Channel-Unique-ID"))
+                if not uuid:
+                    raise ProtocolError("connect reply carries no Unique-ID")
+                self.uuid = cmd.uuid(uuid)
+                self.socket_mode = reply.headers.get("Socket-Mode", "")
+                for sent, answer in zip(commands[1:], replies[1:], strict=True):
+                    self._check_setup_reply(sent, (await answer).reply_text)
+        finally:
+            settle(replies)
+
+    def _check_setup_reply(self, sent: bytes, text: str) -> None:
+        if not text.startswith("-ERR"):
+            return
+        line = sent.split(b"\n", 1)[0].decode()
+        if not line.startswith("nixevent"):
+            raise CommandError(line, text)
+        log.debug("call %s: the switch refused %r (%s); it sends every myevents event",
+                  self.uuid, line[:40], text.strip())
 
     # Convenience wrappers on the session's own channel.
     async def run(self, app: str, arg: str = "", *, timeout: float | None = None,
@@ -108,24 +136,32 @@ class OutboundServer:
     """Accepts FreeSWITCH's per-call connections and runs ``handler(session)`` for each."""
 
     def __init__(self, handler: SessionHandler, host: str = "127.0.0.1", port: int = 8084, *,
-                 event_format: str = "json", linger: int = 10) -> None:
+                 event_format: str = "json", linger: int = 10,
+                 events: frozenset[str] | None = None, backlog: int = 1024) -> None:
         self.handler = handler
         self.host, self.port = host, port
         self.event_format = event_format
         self.linger = linger
+        #: The events the handler uses (None: every ``myevents`` event); see OutboundSession.
+        self.events = events
+        #: The listen queue: calls the switch has connected that the loop has not yet accepted.
+        #: Past it the kernel drops connections (asyncio's default of 100 lost calls at bursts).
+        self.backlog = backlog
         self.sessions: set[OutboundSession] = set()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._accept, self.host, self.port)
+        self._server = await loop.create_server(self._accept, self.host, self.port,
+                                                backlog=self.backlog)
         sock = self._server.sockets[0]
         self.port = sock.getsockname()[1]
 
     def _accept(self) -> asyncio.Protocol:
         """Protocol factory: one session per connection (also used for in-memory connections)."""
-        session = OutboundSession(event_format=self.event_format, linger=self.linger)
+        session = OutboundSession(event_format=self.event_format, linger=self.linger,
+                                  events=self.events)
         conn = session._make_connection()
         session._conn = conn
         session.dispatcher.start()

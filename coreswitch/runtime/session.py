@@ -49,6 +49,14 @@ log = logging.getLogger("coreswitch.runtime")
 
 DIGITS = frozenset("0123456789*#ABCD")
 
+#: The events a call session uses: what its outbound socket keeps of ``myevents`` (the server
+#: sends ``nixevent`` for the rest, so the switch neither encodes nor sends them).
+SESSION_EVENTS = frozenset({
+    EventName.CHANNEL_ANSWER, EventName.CHANNEL_BRIDGE, EventName.CHANNEL_DESTROY,
+    EventName.CHANNEL_EXECUTE_COMPLETE, EventName.CHANNEL_HANGUP,
+    EventName.CHANNEL_HANGUP_COMPLETE, EventName.DTMF,
+})
+
 
 class CallerHungUp(Exception):
     """The caller hung up (or the channel vanished); the flow ends here.

@@ -67,3 +67,10 @@ def test_backoff_grows_up_to_the_cap_and_resets() -> None:
     assert max(delays[6:]) > 0.4  # it does grow
     backoff.reset()
     assert backoff.next_delay(rng) <= 0.1
+
+
+async def test_a_control_link_takes_only_background_jobs() -> None:
+    # coreswitch serve's inbound link: api/bgapi only, each call's events come on its own socket
+    fmt, types, _ = freeswitch_subscription(
+        await subscription_line(events=(), channels=False, event_format="json"))
+    assert (fmt, types) == ("json", {"BACKGROUND_JOB"})

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from coreswitch.esl import OutboundServer, OutboundSession
+from coreswitch.esl.names import MYEVENTS
 
 from .captures import read_transcript
 from .fakeswitch import ClientCommand, disconnect_frame, parse_commands, reply_frame
@@ -146,7 +147,11 @@ async def test_a_connect_reply_without_a_channel_fails_the_session_cleanly(
     fs = await Dialer.dial(server.port)
     try:
         await fs.expect("connect")
+        await fs.expect("myevents json")  # sent with connect, in one write
+        await fs.expect("linger 7")
         fs.writer.write(reply_frame("+OK"))  # no channel data at all
+        fs.writer.write(reply_frame("+OK Events Enabled")
+                        + reply_frame("+OK will linger 7 seconds"))
         await fs.expect("exit")
         fs.writer.write(reply_frame("+OK bye"))
         assert await fs.closed_by_peer()
@@ -172,3 +177,52 @@ async def test_closing_the_server_cancels_running_sessions() -> None:
         assert await fs.closed_by_peer()
     finally:
         await fs.close()
+
+
+@pytest.mark.parametrize("answer", ["+OK events nixed", "-ERR command not found"])
+async def test_events_the_handler_does_not_use_are_nixed_in_the_same_round_trip(
+        answer: str) -> None:
+    # A switch in the non-"full" socket mode refuses nixevent: the call still runs, with every
+    # myevents event.
+    script = Script()
+    used = frozenset({"CHANNEL_EXECUTE_COMPLETE", "DTMF", "CHANNEL_HANGUP"})
+    server = OutboundServer(script, port=0, linger=7, events=used)
+    await server.start()
+    fs = await Dialer.dial(server.port)
+    try:
+        await fs.expect("connect")  # the four commands arrive before any reply is sent
+        await fs.expect("myevents json")
+        await fs.expect("linger 7")
+        nix = await fs.expect(f"nixevent {' '.join(sorted(MYEVENTS - used))}")
+        assert {"CHANNEL_EXECUTE", "CHANNEL_STATE"} <= set(nix.line.split()[1:])
+        fs.writer.write(CONNECT_REPLY + reply_frame("+OK Events Enabled")
+                        + reply_frame("+OK will linger 7 seconds") + reply_frame(answer))
+        session = await script.session()
+        assert session.uuid == CALL
+        await script.actions.put(None)
+        await fs.expect("exit")
+        fs.writer.write(reply_frame("+OK bye"))
+        assert await fs.closed_by_peer()
+    finally:
+        await fs.close()
+        await server.close()
+
+
+async def test_a_refused_myevents_fails_the_session() -> None:
+    script = Script()
+    server = OutboundServer(script, port=0, linger=7)
+    await server.start()
+    fs = await Dialer.dial(server.port)
+    try:
+        await fs.expect("connect")
+        await fs.expect("myevents json")
+        await fs.expect("linger 7")
+        fs.writer.write(CONNECT_REPLY + reply_frame("-ERR aready enabled.")
+                        + reply_frame("+OK will linger 7 seconds"))
+        await fs.expect("exit")  # the handler never ran; back to the dialplan
+        fs.writer.write(reply_frame("+OK bye"))
+        assert await fs.closed_by_peer()
+        assert script.sessions.empty()
+    finally:
+        await fs.close()
+        await server.close()
