@@ -8,13 +8,16 @@ runs on the reader. When the sink reports it is full, reading pauses until it dr
 
 FreeSWITCH answers the commands of one connection strictly in order, so replies are matched to
 commands by a FIFO of futures. A command that times out or is cancelled keeps its slot: its reply
-still arrives and is discarded, and every later reply still reaches the right caller.
+still arrives and is discarded, and every later reply still reaches the right caller. Reply
+timeouts share one timer per connection (armed for the earliest deadline of the commands
+waiting), not one per command.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 
@@ -28,6 +31,15 @@ _REPLY_TYPES = frozenset({ContentType.COMMAND_REPLY, ContentType.API_RESPONSE})
 
 #: ``sink(frame)`` returns False when it wants the reader paused until ``resume_reading()``.
 FrameSink = Callable[[Frame], bool]
+
+#: A command waiting for its reply: (the command's bytes, the future of its reply, its deadline
+#: on the loop's clock (inf: none), its timeout for the message).
+_Waiting = tuple[bytes, "asyncio.Future[Frame]", float, float]
+
+
+def _summary(data: bytes) -> str:
+    """A command's first line, for messages."""
+    return data.split(b"\n", 1)[0].decode("utf-8", "replace")[:80]
 
 
 class Connection(asyncio.Protocol):
@@ -46,7 +58,8 @@ class Connection(asyncio.Protocol):
         self._on_log = on_log
         self._on_lost = on_lost
         self._parser = FrameParser()
-        self._replies: deque[tuple[str, asyncio.Future[Frame]]] = deque()
+        self._replies: deque[_Waiting] = deque()
+        self._timer: asyncio.TimerHandle | None = None  # the earliest reply deadline
         self._transport: asyncio.Transport | None = None
         self._paused = False
         loop = asyncio.get_running_loop()
@@ -106,11 +119,14 @@ class Connection(asyncio.Protocol):
             f"ESL connection to {self.peer} closed" + (f": {exc}" if exc else "")
         )
         self.error = err
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         while self._replies:
-            command, fut = self._replies.popleft()
+            data, fut, _, _ = self._replies.popleft()
             if not fut.done():
-                fut.set_exception(
-                    ConnectionLost(f"connection closed before {command!r} got a reply"))
+                fut.set_exception(ConnectionLost(
+                    f"connection closed before {_summary(data)!r} got a reply"))
         for waiter in (self.ready, self.auth_request):
             if not waiter.done():
                 waiter.set_exception(err)
@@ -130,17 +146,39 @@ class Connection(asyncio.Protocol):
         if not self.is_open or self._transport is None:
             raise self.error if isinstance(self.error, ConnectionLost) else ConnectionLost(
                 "ESL connection is not open")
-        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        summary = data.split(b"\n", 1)[0].decode("utf-8", "replace")[:80]
-        self._replies.append((summary, fut))
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Frame] = loop.create_future()
+        if timeout is None:
+            self._replies.append((data, fut, math.inf, math.inf))
+        else:
+            deadline = loop.time() + timeout
+            self._replies.append((data, fut, deadline, timeout))
+            timer = self._timer
+            if timer is None or timer.when() > deadline:
+                if timer is not None:
+                    timer.cancel()
+                self._timer = loop.call_at(deadline, self._expire)
         self._transport.write(data)
-        # A timeout or a cancellation cancels ``fut``; it stays in the FIFO as a placeholder and
-        # its reply, when it comes, is discarded.
-        try:
-            async with asyncio.timeout(timeout):
-                return await fut
-        except TimeoutError:
-            raise TimeoutError(f"no reply to {summary!r} within {timeout:g} s") from None
+        # A timeout (TimeoutError set by _expire) or a cancellation of the caller ends ``fut``;
+        # it stays in the FIFO as a placeholder and its reply, when it comes, is discarded.
+        return await fut
+
+    def _expire(self) -> None:
+        """Fail the commands whose reply is overdue; re-arm for the next deadline."""
+        self._timer = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        following = math.inf
+        for data, fut, deadline, timeout in self._replies:
+            if fut.done():
+                continue
+            if deadline <= now:
+                fut.set_exception(
+                    TimeoutError(f"no reply to {_summary(data)!r} within {timeout:g} s"))
+            elif deadline < following:
+                following = deadline
+        if following < math.inf:
+            self._timer = loop.call_at(following, self._expire)
 
     def pipeline(self, commands: list[bytes]) -> list[asyncio.Future[Frame]]:
         """Send several commands in one write; return the futures of their replies, in order.
@@ -157,7 +195,7 @@ class Connection(asyncio.Protocol):
         futures: list[asyncio.Future[Frame]] = []
         for data in commands:
             fut: asyncio.Future[Frame] = loop.create_future()
-            self._replies.append((data.split(b"\n", 1)[0].decode("utf-8", "replace")[:80], fut))
+            self._replies.append((data, fut, math.inf, math.inf))
             futures.append(fut)
         self._transport.write(b"".join(commands))
         return futures
@@ -168,14 +206,14 @@ class Connection(asyncio.Protocol):
             raise ConnectionLost("ESL connection is not open")
         fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         fut.cancel()
-        self._replies.append(("(unawaited)", fut))
+        self._replies.append((data, fut, math.inf, math.inf))
         self._transport.write(data)
 
     def _resolve_reply(self, frame: Frame) -> None:
         if not self._replies:
             log.warning("ESL reply with no command waiting: %r", frame.reply_text[:80])
             return
-        _, fut = self._replies.popleft()
+        fut = self._replies.popleft()[1]
         if not fut.done():
             fut.set_result(frame)
 

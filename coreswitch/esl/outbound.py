@@ -48,7 +48,11 @@ class OutboundSession(EslPeer):
     def __init__(self, *, event_format: str = "json", linger: int = 10,
                  command_timeout: float = 30.0,
                  events: frozenset[str] | None = None) -> None:
-        super().__init__(command_timeout=command_timeout)
+        # No bound on an execute by default: on the socket's own channel every completion
+        # arrives (nixevent never takes CHANNEL_EXECUTE_COMPLETE out), the hangup fails what is
+        # still running and the socket's close fails the rest — a timer per prompt would only
+        # cost time.
+        super().__init__(command_timeout=command_timeout, execute_timeout=None)
         self.event_format = event_format
         self.linger = linger
         #: The ``myevents`` events to take out again (``nixevent``): those ``events`` leaves out.
@@ -175,7 +179,9 @@ class OutboundServer:
         try:
             # The factory runs before the transport exists: wait for connection_made.
             assert session._conn is not None
-            await asyncio.wait_for(asyncio.shield(session._conn.ready), 10)
+            ready = session._conn.ready
+            if not ready.done():
+                await asyncio.wait_for(asyncio.shield(ready), 10)
             await session.handshake()
             await self.handler(session)
         except asyncio.CancelledError:

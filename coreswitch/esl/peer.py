@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
+import os
 import uuid as uuidlib
 from collections.abc import Iterable
 
@@ -56,8 +58,24 @@ _GONE_MEMORY = 4096
 _API_ERRORS = ("-ERR", "-USAGE")
 
 
-def new_uuid() -> str:
-    return str(uuidlib.uuid4())
+class _UuidSource:
+    """Job and Event UUIDs: a random UUID4 prefix drawn once per process (and again after a
+    fork) with a counter in the last 48 bits — as unique as a fresh ``uuid4()`` each time for
+    matching replies and completions, in the same shape, without a system call per command."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = str(uuidlib.uuid4())[:24]
+        self.counter = itertools.count(int.from_bytes(os.urandom(4)))
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+new_uuid = _UuidSource()
 
 
 class EslPeer:
@@ -179,44 +197,76 @@ class EslPeer:
         ``outbound`` omits the UUID from ``sendmsg`` (outbound mode's own channel). Raises
         :class:`ChannelGone` when the channel has hung up or been destroyed.
         """
+        fut = await self.start_execute(channel, app, arg, event_lock=event_lock,
+                                       outbound=outbound)
+        return await self.completion(fut, channel, app, timeout)
+
+    async def start_execute(self, channel: str, app: str, arg: str = "", *,
+                            event_lock: bool = False,
+                            outbound: bool = False) -> asyncio.Future[Event]:
+        """Send an ``execute`` and, once the switch has accepted it, return the future of its
+        ``CHANNEL_EXECUTE_COMPLETE`` (failed with :class:`ChannelGone` by the hangup, with
+        :class:`ConnectionLost` when the link drops). Await it with :meth:`completion`, or
+        cancel it; either way it is forgotten when done. What :meth:`execute` is made of; a
+        caller that waits for something else meanwhile (a key during a prompt) needs no task.
+        """
         cmd.uuid(channel)
         cause = self._hungup.get(channel)
         if cause is not None:  # hung up, not yet destroyed: the switch might still queue it
             raise ChannelGone(channel, cause, f"cannot execute {app}")
-        if timeout is None:
-            timeout = self.execute_timeout
         event_uuid = new_uuid()
         data = cmd.execute(None if outbound else channel, app, arg,
                            event_uuid=event_uuid, event_lock=event_lock)
         fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        pending = self._executes.setdefault(channel, {})
+        pending = self._executes.get(channel)
+        if pending is None:
+            pending = self._executes[channel] = {}
         pending[event_uuid] = fut
         try:
-            try:
-                await self.command(data)
-            except TimeoutError:
+            await self.command(data)
+        except BaseException as exc:
+            self._forget_execute(channel, event_uuid, fut)
+            if isinstance(exc, TimeoutError):
                 raise TimeoutError(f"no reply to sendmsg {app} on {channel}") from None
-            except CommandError as exc:
-                cause = await self._gone_cause(channel)
-                if cause is None:
-                    raise
-                raise ChannelGoneRefused(channel, cause, exc.command, exc.reply,
-                                         f"cannot execute {app}") from None
-            try:
-                return await asyncio.wait_for(fut, timeout)
-            except TimeoutError:
-                raise TimeoutError(
-                    f"{app} on {channel}: no CHANNEL_EXECUTE_COMPLETE within {timeout:g} s (if "
-                    f"event filters are set, they must let this channel's events through)"
-                ) from None
+            if not isinstance(exc, CommandError):
+                raise
+            cause = await self._gone_cause(channel)
+            if cause is None:
+                raise
+            raise ChannelGoneRefused(channel, cause, exc.command, exc.reply,
+                                     f"cannot execute {app}") from None
+        fut.add_done_callback(lambda done: self._forget_execute(channel, event_uuid, done))
+        return fut
+
+    async def completion(self, fut: asyncio.Future[Event], channel: str, app: str,
+                         timeout: float | None = None) -> Event:
+        """Wait for a started execute's completion (``timeout`` None: ``execute_timeout``);
+        cancelled when the wait ends otherwise (timeout, cancellation)."""
+        if timeout is None:
+            timeout = self.execute_timeout
+        try:
+            if timeout is None:
+                return await fut
+            return await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{app} on {channel}: no CHANNEL_EXECUTE_COMPLETE within {timeout:g} s (if "
+                f"event filters are set, they must let this channel's events through)"
+            ) from None
         finally:
-            pending.pop(event_uuid, None)
-            if not pending and self._executes.get(channel) is pending:
-                del self._executes[channel]
-            if fut.done() and not fut.cancelled():
-                fut.exception()  # failed by the hangup while refused: the caller has the news
-            else:
+            if not fut.done():
                 fut.cancel()
+
+    def _forget_execute(self, channel: str, event_uuid: str, fut: asyncio.Future[Event]) -> None:
+        pending = self._executes.get(channel)
+        if pending is not None and pending.get(event_uuid) is fut:
+            del pending[event_uuid]
+            if not pending:
+                del self._executes[channel]
+        if fut.done() and not fut.cancelled():
+            fut.exception()  # failed by the hangup while refused: the caller has the news
+        else:
+            fut.cancel()
 
     async def _gone_cause(self, channel: str) -> str | None:
         """After a refused command: the channel's hangup cause if it has ended, else None.

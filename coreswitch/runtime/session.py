@@ -167,21 +167,30 @@ class CallSession:
     async def execute(self, app: str, arg: str = "", *, timeout: float | None = None) -> Event:
         """Run one dialplan application; a hangup before or during it raises
         :class:`CallerHungUp` (with the application's completion as ``result`` if it had one)."""
+        running = await self._start(app, arg)
+        return await self._finish(running, app, timeout)
+
+    async def _start(self, app: str, arg: str = "") -> asyncio.Future[Event]:
+        """Send an application; once the switch has taken it, the future of its completion
+        (see :meth:`EslPeer.start_execute`): :meth:`_finish` it or cancel it."""
         self._check_alive()
         try:
-            done = await self.peer.execute(self.uuid, app, arg, timeout=timeout,
-                                           outbound=self.outbound)
-        except ChannelGone as exc:
-            self._mark_hung_up(exc.cause or "NORMAL_CLEARING")
-            raise CallerHungUp(self.hangup_cause or "NORMAL_CLEARING") from None
-        except ConnectionLost:
-            self._mark_hung_up("LOSE_RACE" if self.hangup_cause is None else self.hangup_cause)
-            raise CallerHungUp(self.hangup_cause or "NORMAL_CLEARING") from None
+            return await self.peer.start_execute(self.uuid, app, arg, outbound=self.outbound)
         except CommandError:
             if self.hangup_cause is not None or self.peer.hangup_cause(self.uuid):
                 self._mark_hung_up(self.peer.hangup_cause(self.uuid) or "NORMAL_CLEARING")
                 raise CallerHungUp(self.hangup_cause or "NORMAL_CLEARING") from None
             raise
+        except ConnectionLost as exc:  # ChannelGone (and its refused form) included
+            raise self._gone(exc) from None
+
+    async def _finish(self, running: asyncio.Future[Event], app: str,
+                      timeout: float | None = None) -> Event:
+        """Wait for a started application's completion (see :meth:`execute`)."""
+        try:
+            done = await self.peer.completion(running, self.uuid, app, timeout)
+        except ConnectionLost as exc:
+            raise self._gone(exc) from None
         # An application the hangup interrupted still completes (CHANNEL_HANGUP comes first).
         try:
             self._check_alive()
@@ -189,6 +198,14 @@ class CallSession:
             exc.result = done
             raise
         return done
+
+    def _gone(self, exc: ConnectionLost) -> CallerHungUp:
+        """The CallerHungUp for a channel that went (ChannelGone) or a link that dropped."""
+        if isinstance(exc, ChannelGone):
+            self._mark_hung_up(exc.cause or "NORMAL_CLEARING")
+        else:
+            self._mark_hung_up("LOSE_RACE" if self.hangup_cause is None else self.hangup_cause)
+        return CallerHungUp(self.hangup_cause or "NORMAL_CLEARING")
 
     async def answer(self) -> None:
         self._check_alive()
@@ -223,23 +240,25 @@ class CallSession:
         return False
 
     async def _play_one(self, path: str, *, barge: bool) -> bool:
-        playing = asyncio.ensure_future(self.execute("playback", path))
-        if not barge:
-            await playing
-            return False
-        pressed = asyncio.ensure_future(self._wait_digit())
+        playing = await self._start("playback", path)
         try:
-            await asyncio.wait({playing, pressed}, return_when=asyncio.FIRST_COMPLETED)
-            if (pressed.done() and not pressed.cancelled() and pressed.result()
-                    and not playing.done()):
+            if barge and not self._digits and not playing.done():
+                # Wait for the prompt's end or a key (or the hangup): one future, no tasks.
+                waiter = self._digit_waiter = asyncio.get_running_loop().create_future()
+                playing.add_done_callback(lambda _: _resolve(waiter))
+                try:
+                    await waiter
+                finally:
+                    if self._digit_waiter is waiter:
+                        self._digit_waiter = None
+            if barge and self._digits and not playing.done() and self.hangup_cause is None:
                 with contextlib.suppress(CommandError, ConnectionLost, TimeoutError):
                     await self.peer.api("uuid_break", self.uuid, check=False)
-                await playing  # raises CallerHungUp if the caller has gone meanwhile
+                await self._finish(playing, "playback")  # CallerHungUp if gone meanwhile
                 return True
-            await playing  # raises CallerHungUp when the hangup ended the prompt
-            return bool(self._digits)
+            await self._finish(playing, "playback")  # CallerHungUp when the hangup ended it
+            return barge and bool(self._digits)
         finally:
-            pressed.cancel()
             if not playing.done():
                 playing.cancel()
 
@@ -361,3 +380,8 @@ class CallSession:
         with contextlib.suppress(CommandError, ConnectionLost):
             await self.peer.hangup(self.uuid, cmd.hangup_cause(cause), outbound=self.outbound)
         self._mark_hung_up(cause)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -87,6 +87,25 @@ async def test_a_timed_out_command_keeps_its_slot(switch: FakeSwitch) -> None:
         await client.close()
 
 
+async def test_a_later_command_with_a_shorter_timeout_times_out_on_time(
+        switch: FakeSwitch) -> None:
+    # Reply deadlines share one timer per connection: a shorter one re-arms it earlier.
+    client, conn = await connect(switch)
+    try:
+        first = asyncio.create_task(client.api("first", timeout=30))
+        await conn.next_command()
+        second = asyncio.create_task(client.api("second", timeout=0.05))
+        await conn.next_command()
+        with pytest.raises(TimeoutError, match="api second"):
+            await asyncio.wait_for(second, 5)
+        assert not first.done()
+        conn.api("reply to first")
+        conn.api("late reply to second")
+        assert await asyncio.wait_for(first, 5) == "reply to first"
+    finally:
+        await client.close()
+
+
 async def test_a_cancelled_command_keeps_its_slot(switch: FakeSwitch) -> None:
     client, conn = await connect(switch)
     try:
