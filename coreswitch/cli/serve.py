@@ -76,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"coreswitch serve: {exc}", file=sys.stderr)
         return 2
+    # The event loop gives up the GIL at every socket write and epoll wait; when another
+    # thread (the database writer) holds it, the loop waits up to the switch interval to get it
+    # back. 5 ms (CPython's default) put tens of milliseconds on some calls' reaction to a key.
+    sys.setswitchinterval(0.0005)
     try:
         if args.watch:
             config.flows.watch = True

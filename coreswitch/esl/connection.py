@@ -143,6 +143,14 @@ class Connection(asyncio.Protocol):
 
     async def request(self, data: bytes, timeout: float | None = None) -> Frame:
         """Send one command and wait for its reply frame."""
+        fut = self._enqueue(data, timeout)
+        self._write(data)
+        # A timeout (TimeoutError set by _expire) or a cancellation of the caller ends ``fut``;
+        # it stays in the FIFO as a placeholder and its reply, when it comes, is discarded.
+        return await fut
+
+    def _enqueue(self, data: bytes, timeout: float | None) -> asyncio.Future[Frame]:
+        """A FIFO slot for the reply to ``data`` (which the caller writes next)."""
         if not self.is_open or self._transport is None:
             raise self.error if isinstance(self.error, ConnectionLost) else ConnectionLost(
                 "ESL connection is not open")
@@ -150,18 +158,19 @@ class Connection(asyncio.Protocol):
         fut: asyncio.Future[Frame] = loop.create_future()
         if timeout is None:
             self._replies.append((data, fut, math.inf, math.inf))
-        else:
-            deadline = loop.time() + timeout
-            self._replies.append((data, fut, deadline, timeout))
-            timer = self._timer
-            if timer is None or timer.when() > deadline:
-                if timer is not None:
-                    timer.cancel()
-                self._timer = loop.call_at(deadline, self._expire)
+            return fut
+        deadline = loop.time() + timeout
+        self._replies.append((data, fut, deadline, timeout))
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._expire)
+        return fut
+
+    def _write(self, data: bytes) -> None:
+        assert self._transport is not None  # checked by _enqueue just before
         self._transport.write(data)
-        # A timeout (TimeoutError set by _expire) or a cancellation of the caller ends ``fut``;
-        # it stays in the FIFO as a placeholder and its reply, when it comes, is discarded.
-        return await fut
 
     def _expire(self) -> None:
         """Fail the commands whose reply is overdue; re-arm for the next deadline."""
@@ -180,7 +189,8 @@ class Connection(asyncio.Protocol):
         if following < math.inf:
             self._timer = loop.call_at(following, self._expire)
 
-    def pipeline(self, commands: list[bytes]) -> list[asyncio.Future[Frame]]:
+    def pipeline(self, commands: list[bytes],
+                 timeout: float | None = None) -> list[asyncio.Future[Frame]]:
         """Send several commands in one write; return the futures of their replies, in order.
 
         FreeSWITCH runs a connection's commands one after another and answers in order, so
@@ -188,16 +198,8 @@ class Connection(asyncio.Protocol):
         outbound handshake: ``connect``, ``myevents``, ``linger``, ``nixevent``). The caller
         awaits the futures (see :func:`settle`); one it cancels stays a placeholder in the FIFO.
         """
-        if not self.is_open or self._transport is None:
-            raise self.error if isinstance(self.error, ConnectionLost) else ConnectionLost(
-                "ESL connection is not open")
-        loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[Frame]] = []
-        for data in commands:
-            fut: asyncio.Future[Frame] = loop.create_future()
-            self._replies.append((data, fut, math.inf, math.inf))
-            futures.append(fut)
-        self._transport.write(b"".join(commands))
+        futures = [self._enqueue(data, timeout) for data in commands]
+        self._write(b"".join(commands))
         return futures
 
     def write(self, data: bytes) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -30,7 +31,7 @@ import uuid as uuidlib
 from collections.abc import Iterable
 
 from coreswitch.esl import command as cmd
-from coreswitch.esl.connection import Connection
+from coreswitch.esl.connection import Connection, settle
 from coreswitch.esl.dispatch import Dispatcher, Handler
 from coreswitch.esl.errors import ChannelGone, ChannelGoneRefused, CommandError, ConnectionLost
 from coreswitch.esl.event import Event
@@ -210,33 +211,66 @@ class EslPeer:
         cancel it; either way it is forgotten when done. What :meth:`execute` is made of; a
         caller that waits for something else meanwhile (a key during a prompt) needs no task.
         """
+        started = await self.start_executes(channel, [(app, arg)], event_lock=event_lock,
+                                            outbound=outbound)
+        return started[0]
+
+    async def start_executes(self, channel: str, apps: list[tuple[str, str]], *,
+                             event_lock: bool = False,
+                             outbound: bool = False) -> list[asyncio.Future[Event]]:
+        """:meth:`start_execute` for several applications, sent in one write: the switch
+        queues them on the channel and runs them in order. If the switch refuses one, every
+        completion is cancelled and the refusal raised."""
         cmd.uuid(channel)
+        first = apps[0][0]
         cause = self._hungup.get(channel)
         if cause is not None:  # hung up, not yet destroyed: the switch might still queue it
-            raise ChannelGone(channel, cause, f"cannot execute {app}")
-        event_uuid = new_uuid()
-        data = cmd.execute(None if outbound else channel, app, arg,
-                           event_uuid=event_uuid, event_lock=event_lock)
-        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+            raise ChannelGone(channel, cause, f"cannot execute {first}")
+        loop = asyncio.get_running_loop()
         pending = self._executes.get(channel)
         if pending is None:
             pending = self._executes[channel] = {}
-        pending[event_uuid] = fut
+        data: list[bytes] = []
+        started: list[tuple[str, asyncio.Future[Event]]] = []
+        for app, arg in apps:
+            event_uuid = new_uuid()
+            data.append(cmd.execute(None if outbound else channel, app, arg,
+                                    event_uuid=event_uuid, event_lock=event_lock))
+            fut: asyncio.Future[Event] = loop.create_future()
+            pending[event_uuid] = fut
+            started.append((event_uuid, fut))
         try:
-            await self.command(data)
+            await self._replies_ok(data)
         except BaseException as exc:
-            self._forget_execute(channel, event_uuid, fut)
+            for event_uuid, fut in started:
+                self._forget_execute(channel, event_uuid, fut)
             if isinstance(exc, TimeoutError):
-                raise TimeoutError(f"no reply to sendmsg {app} on {channel}") from None
+                raise TimeoutError(f"no reply to sendmsg {first} on {channel}") from None
             if not isinstance(exc, CommandError):
                 raise
             cause = await self._gone_cause(channel)
             if cause is None:
                 raise
             raise ChannelGoneRefused(channel, cause, exc.command, exc.reply,
-                                     f"cannot execute {app}") from None
-        fut.add_done_callback(lambda done: self._forget_execute(channel, event_uuid, done))
-        return fut
+                                     f"cannot execute {first}") from None
+        for event_uuid, fut in started:
+            fut.add_done_callback(functools.partial(self._forget_execute, channel, event_uuid))
+        return [fut for _, fut in started]
+
+    async def _replies_ok(self, data: list[bytes]) -> None:
+        """Send commands answered by ``command/reply`` (pipelined when several); the first
+        ``-ERR`` raises :class:`CommandError`."""
+        if len(data) == 1:
+            await self.command(data[0])
+            return
+        replies = self._connection().pipeline(data, self.command_timeout)
+        try:
+            for sent, reply in zip(data, replies, strict=True):
+                text = (await reply).reply_text
+                if text.startswith("-ERR"):
+                    raise CommandError(sent.split(b"\n", 1)[0].decode("utf-8", "replace"), text)
+        finally:
+            settle(replies)
 
     async def completion(self, fut: asyncio.Future[Event], channel: str, app: str,
                          timeout: float | None = None) -> Event:

@@ -170,12 +170,19 @@ class CallSession:
         running = await self._start(app, arg)
         return await self._finish(running, app, timeout)
 
-    async def _start(self, app: str, arg: str = "") -> asyncio.Future[Event]:
+    async def _start(self, app: str, arg: str = "", *,
+                     before: tuple[str, str] | None = None) -> asyncio.Future[Event]:
         """Send an application; once the switch has taken it, the future of its completion
-        (see :meth:`EslPeer.start_execute`): :meth:`_finish` it or cancel it."""
+        (see :meth:`EslPeer.start_execute`): :meth:`_finish` it or cancel it. ``before``: an
+        application (a ``set``) sent in the same write and run first, its completion not
+        awaited."""
         self._check_alive()
         try:
-            return await self.peer.start_execute(self.uuid, app, arg, outbound=self.outbound)
+            if before is None:
+                return await self.peer.start_execute(self.uuid, app, arg, outbound=self.outbound)
+            started = await self.peer.start_executes(self.uuid, [before, (app, arg)],
+                                                     outbound=self.outbound)
+            return started[-1]
         except CommandError:
             if self.hangup_cause is not None or self.peer.hangup_cause(self.uuid):
                 self._mark_hung_up(self.peer.hangup_cause(self.uuid) or "NORMAL_CLEARING")
@@ -231,7 +238,6 @@ class CallSession:
         """
         self._check_alive()
         files = [media] if isinstance(media, str) else list(media)
-        await self._set_playback_terminators("none")
         for path in files:
             if barge and self._digits:
                 return True
@@ -240,7 +246,12 @@ class CallSession:
         return False
 
     async def _play_one(self, path: str, *, barge: bool) -> bool:
-        playing = await self._start("playback", path)
+        if self._playback_terminators == "none":
+            playing = await self._start("playback", path)
+        else:  # the set goes in the same write as the playback (the switch runs them in order)
+            playing = await self._start("playback", path,
+                                        before=self._setter("playback_terminators", "none"))
+            self._playback_terminators = "none"
         try:
             if barge and not self._digits and not playing.done():
                 # Wait for the prompt's end or a key (or the hangup): one future, no tasks.
@@ -371,7 +382,12 @@ class CallSession:
     async def set_variable(self, name: str, value: str) -> None:
         """Set a channel variable to exactly ``value`` (any text: newlines travel as a body;
         ``$`` and ``\\`` are escaped for both of FreeSWITCH's expansions of a ``set``)."""
-        await self.execute("set", f"{cmd.variable_name(name)}={cmd.literal(cmd.literal(value))}")
+        await self.execute(*self._setter(name, value))
+
+    @staticmethod
+    def _setter(name: str, value: str) -> tuple[str, str]:
+        """The ``set`` application that gives a channel variable exactly ``value``."""
+        return "set", f"{cmd.variable_name(name)}={cmd.literal(cmd.literal(value))}"
 
     async def hangup(self, cause: str = "NORMAL_CLEARING") -> None:
         """Hang up with ``cause``; does nothing once the call has ended."""
