@@ -26,6 +26,7 @@ import signal
 import sys
 from pathlib import Path
 
+from coreswitch import eventloop
 from coreswitch.acd import setup as acd_setup
 from coreswitch.acd.engine import Acd
 from coreswitch.acd.queue_log import DatabaseQueueLog
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.watch:
             config.flows.watch = True
-        asyncio.run(_serve(config, drain=args.drain))
+        eventloop.run(_serve(config, drain=args.drain))
     except (AuthenticationError, AccessDenied) as exc:
         print(f"coreswitch serve: {exc}", file=sys.stderr)
         return 1

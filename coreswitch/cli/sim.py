@@ -32,6 +32,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 
+from coreswitch import eventloop
 from coreswitch.switch.sim import Call, SimSwitch
 from coreswitch.switch.sim import caller as caller_mod
 from coreswitch.switch.sim.wire import SimEvent
@@ -291,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
         if args.scenarios:
             with open(args.scenarios, encoding="utf-8") as fh:
                 args.scenario_lines = [json.loads(line) for line in fh if line.strip()]
-        return asyncio.run(serve(args))
+        return eventloop.run(serve(args))
     except (ValueError, OSError) as exc:  # json.JSONDecodeError is a ValueError
         print(f"coreswitch sim: {exc}", file=sys.stderr)
         return 2

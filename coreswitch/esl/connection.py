@@ -20,6 +20,7 @@ import logging
 import math
 from collections import deque
 from collections.abc import Callable
+from typing import cast
 
 from coreswitch.esl.errors import AccessDenied, ConnectionLost, ProtocolError
 from coreswitch.esl.frame import Frame, FrameParser
@@ -71,8 +72,8 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         self.peer = transport.get_extra_info("peername")
         if not self.ready.done():
             self.ready.set_result(None)
