@@ -70,8 +70,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     tts = Path(args.tts_cache) if args.tts_cache else workdir / "tts"
     rig = Rig(workdir, flow_dirs=[REPO / "examples" / "flows"], tts_cache=tts,
               speed=args.speed, file_seconds=args.file_seconds,
-              phase_timeout=args.phase_timeout,
-              sim_args=("--no-inbound-channel-events",) if args.no_inbound_channel_events else ())
+              phase_timeout=args.phase_timeout)
     problems: list[str] = []
     placed: list[str] = []
     with rig:
@@ -215,10 +214,6 @@ def main(argv: list[str]) -> int:
                         help="seconds a phase may take after its last call is placed (180)")
     parser.add_argument("--tts-cache", default="",
                         help="TTS cache directory (default: fresh, rendered at start-up)")
-    parser.add_argument("--no-inbound-channel-events", action="store_true",
-                        help="experiment: the switch sends channel events only to each call's "
-                             "outbound socket, not to serve's inbound connection (what serve "
-                             "would get if it subscribed there to what it uses)")
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="sample serve with py-spy during the rate phase into FILE "
                              "(raw collapsed stacks; speedscope if FILE ends in .json)")

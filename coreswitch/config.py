@@ -38,9 +38,9 @@ class SwitchConfig(_Section):
     linger: int = 10  # seconds an outbound socket lingers after hangup
     connect_timeout: float = 5.0
     command_timeout: float = 30.0
-    #: How ``transfer "NUMBER"`` dials (``{to}`` is the number); a target with a ``/`` is
-    #: taken as a full dial string. FreeSWITCH: e.g. "loopback/{to}/default" or
-    #: "sofia/gateway/pstn/{to}".
+    #: How ``transfer "NUMBER"`` dials (``{to}`` is the number). Flows name numbers only (a
+    #: target with ``/`` or other dial-string syntax is refused): the technology and gateway
+    #: are set here. FreeSWITCH: e.g. "loopback/{to}/default" or "sofia/gateway/pstn/{to}".
     transfer_dial: str = "user/{to}"
 
 

@@ -91,7 +91,8 @@ BUILTIN_VERBS: dict[str, VerbSchema] = {
         ), terminal=True, doc="End the call with a cause (default NORMAL_CLEARING)."),
         VerbSchema("transfer", (
             P("to", T.TEXT, required=True, positional=True,
-              doc="number, extension or dial string"),
+              doc="number or extension (dialled through `[switch] transfer_dial`; a dial "
+                  "string is refused)"),
             P("caller_id", T.TEXT, doc="number shown to the called party"),
             P("timeout", T.DURATION, doc="ring time before giving up (default 30s)"),
         ), (R("failure", required=True, terminal=True,

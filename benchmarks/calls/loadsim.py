@@ -145,18 +145,13 @@ class IndexedBus(EventBus):
         super().__init__()
         self.listeners = _Index()
 
-    #: False: channel events reach only the call's own outbound socket, not inbound clients —
-    #: what serve would get if its inbound connection did not subscribe to ALL (an experiment).
-    inbound_channel_events = True
-
     def fire(self, event: SimEvent) -> None:
         self.fired += 1
         index = self.listeners
         assert isinstance(index, _Index)
         uuid = event.get("Unique-ID")
-        if self.inbound_channel_events or not uuid:
-            for deliver in list(index.unbound):
-                deliver(event)
+        for deliver in list(index.unbound):
+            deliver(event)
         bound = index.bound.get(uuid)
         if bound is not None:
             bound(event)
@@ -168,10 +163,9 @@ class IndexedBus(EventBus):
         assert isinstance(index, _Index)
         if self._observers:
             return True
-        if self.inbound_channel_events or not uuid:
-            for deliver in index.unbound:
-                if may_want(deliver, name, uuid):
-                    return True
+        for deliver in index.unbound:
+            if may_want(deliver, name, uuid):
+                return True
         bound = index.bound.get(uuid) if uuid else None
         return bound is not None and may_want(bound, name, uuid)
 
@@ -426,8 +420,7 @@ async def main_async(args: argparse.Namespace) -> int:
     timing.hold_seconds = args.hold_seconds
     sw = SimSwitch(args.host, args.port, args.password, speed=args.speed, media=timing,
                    clock_source=time.monotonic)  # µs timestamps whatever the loop
-    sw.core.bus = bus = IndexedBus()
-    bus.inbound_channel_events = not args.no_inbound_channel_events
+    sw.core.bus = IndexedBus()
     sink = CommandSink()
     sw.commands = sink
     sw.server.command_log = sink  # type: ignore[attr-defined]
@@ -471,8 +464,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=1.0)
     p.add_argument("--file-seconds", type=float, default=2.0,
                    help="length of every media file (switch seconds)")
-    p.add_argument("--no-inbound-channel-events", action="store_true",
-                   help="experiment: send channel events to outbound sockets only")
     p.add_argument("--hold-seconds", type=float, default=3600.0)
     p.add_argument("--ready-timeout", type=float, default=90.0)
     p.add_argument("--phase-timeout", type=float, default=120.0)

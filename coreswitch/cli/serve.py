@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"coreswitch serve: {exc}", file=sys.stderr)
         return 2
+    _absolute_media_paths(config)
     # The event loop gives up the GIL at every socket write and epoll wait; when another
     # thread (the database writer) holds it, the loop waits up to the switch interval to get it
     # back. 5 ms (CPython's default) put tens of milliseconds on some calls' reaction to a key.
@@ -92,6 +93,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"coreswitch serve: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _absolute_media_paths(config: Config) -> None:
+    """Make the media directories absolute (from the working directory): coreswitch hands
+    these paths to FreeSWITCH, which resolves a relative ``playback`` path against its own
+    sounds directory."""
+    config.tts.cache_dir = str(Path(config.tts.cache_dir).absolute())
+    config.media.sounds_dir = str(Path(config.media.sounds_dir).absolute())
+    config.media.recordings_dir = str(Path(config.media.recordings_dir).absolute())
 
 
 def _flow_directories(config: Config) -> list[str]:

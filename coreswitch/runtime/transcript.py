@@ -29,9 +29,14 @@ from typing import Any
 MASK = "***"
 
 
+#: JSON scalars, checked by exact type first (nearly every value): no isinstance chain.
+_SCALAR_TYPES = frozenset({bool, int, float, str, type(None)})
+_SCALARS = (bool, int, float, str)
+
+
 def plain(value: object) -> Any:  # noqa: PLR0911  # one case per kind of value
     """A flow value as JSON data (decimals as text, times as ISO text, floats as numbers)."""
-    if isinstance(value, bool | int | float | str) or value is None:
+    if type(value) in _SCALAR_TYPES or isinstance(value, _SCALARS):
         return value  # floats are measurements (seconds): JSON numbers
     if isinstance(value, Decimal):
         return str(value)
@@ -57,7 +62,8 @@ class Transcript:
     def add(self, event: str, **data: object) -> dict[str, Any]:
         entry: dict[str, Any] = {"t": round((self._clock() - self._origin) * 1000),
                                  "event": event}
-        entry.update({k: plain(v) for k, v in data.items()})
+        for key, value in data.items():
+            entry[key] = value if type(value) in _SCALAR_TYPES else plain(value)
         self.entries.append(entry)
         return entry
 

@@ -89,7 +89,7 @@ async def transfer(run: FlowRun, step: Op, pc: int) -> int | None:
     if caller_id:
         await run.channel.set_variable("effective_caller_id_number", str(caller_id))
     timeout = _seconds(run.arg(step, "timeout"), 30.0)
-    dial = to if "/" in to else run.deps.transfer_dial.format(to=to)
+    dial = run.deps.transfer_dial.format(to=to)  # `to` is number-like: no "/" or ","
     try:
         with run.conversation():
             result = await run.channel.bridge(dial, timeout=timeout)

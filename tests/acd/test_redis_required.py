@@ -17,7 +17,11 @@ def _start(tmp_path: Path, ci: str | None) -> subprocess.Popen[str]:
     if ci is not None:
         env["CI"] = ci
     return subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                             "-p", "no:hypothesispytest", "-k", "redis", TARGET],
+                             "-p", "no:hypothesispytest",
+                             # its own temporary root: two runs in parallel cleaning up the
+                             # shared one race each other (rmtree: directory not empty)
+                             "--basetemp", str(tmp_path / f"run-{ci or 'local'}"),
+                             "-k", "redis", TARGET],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             cwd=HERE.parent.parent)
 

@@ -100,6 +100,11 @@ directories = ["{REPO / 'examples' / 'flows'}"]
         assert record["flow"] == "utility_95598"
         orders = [e for e in record["transcript"] if e["event"] == "work_order"]
         assert orders[0]["fields"]["area"] == "03"
+        # FreeSWITCH resolves relative paths against its own sounds directory: the default
+        # (relative) media directories are made absolute, from serve's working directory.
+        played = [e["file"] for e in record["transcript"] if e["event"] == "prompt"]
+        assert played
+        assert all(f.startswith(str(tmp_path / "var" / "tts")) for f in played), played
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
     finally:

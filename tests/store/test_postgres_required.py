@@ -18,6 +18,9 @@ def _start(tmp_path: Path, ci: str | None) -> subprocess.Popen[str]:
         env["CI"] = ci
     return subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
                              "-p", "no:hypothesispytest",
+                             # its own temporary root: two runs in parallel cleaning up the
+                             # shared one race each other (rmtree: directory not empty)
+                             "--basetemp", str(tmp_path / f"run-{ci or 'local'}"),
                              TARGET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, cwd=HERE.parent.parent)
 
