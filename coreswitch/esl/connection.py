@@ -137,6 +137,12 @@ class Connection(asyncio.Protocol):
         if self._on_lost:
             self._on_lost(err)
 
+    def release(self) -> None:
+        """Forget the owner's callbacks (they close a reference cycle through the owner); for
+        a connection that is closed and done with. Frames arriving later are dropped."""
+        self._event_sink = _drop
+        self._on_notice = self._on_log = self._on_lost = None
+
     # -- commands ------------------------------------------------------------------------------
     @property
     def is_open(self) -> bool:
@@ -243,3 +249,8 @@ def settle(futures: list[asyncio.Future[Frame]]) -> None:
             fut.exception()
         else:
             fut.cancel()
+
+
+def _drop(frame: Frame) -> bool:
+    """The event sink of a released connection."""
+    return True

@@ -201,6 +201,16 @@ class Dispatcher:
         self._routed_waiters.clear()
         self._routed = self._received
 
+    def release(self) -> None:
+        """After :meth:`stop`, for good: drop every handler, binding and hook. They point back
+        at their owners (a call session, the peer), so an outbound session's whole object graph
+        is a reference cycle until this runs; released, it is freed at once by reference
+        counting instead of piling up for the garbage collector's full passes."""
+        self._handlers = []
+        self._bound.clear()
+        self._hooks.clear()
+        self.on_resume = None
+
     def forget(self, uuid: str) -> None:
         """Drop a channel's lane and bindings (it vanished while we were disconnected)."""
         lane = self._lanes.pop(uuid, None)

@@ -112,6 +112,14 @@ class OutboundSession(EslPeer):
             await conn.request(b"exit\n\n", timeout=5.0)
         conn.close()
 
+    def release(self) -> None:
+        """The call is over and its socket closed: break the reference cycles between the
+        session, its connection and its dispatcher (handlers and hooks are bound methods), so
+        the call's objects are freed now rather than by a full garbage collection."""
+        self.dispatcher.release()
+        if self._conn is not None:
+            self._conn.release()
+
     def _on_notice(self, frame: Frame) -> None:
         disposition = frame.headers.get("Content-Disposition")
         if disposition == "linger":
@@ -193,6 +201,7 @@ class OutboundServer:
             with contextlib.suppress(Exception):
                 await session.exit()
             await session.dispatcher.stop()
+            session.release()
 
     async def close(self, drain: float = 0.0) -> None:
         """Stop accepting; give running sessions ``drain`` seconds, then cancel them."""

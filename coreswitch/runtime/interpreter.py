@@ -212,7 +212,6 @@ class FlowRun:
         #: Called when the flow starts waiting for keys (menu, collect, survey): lets a
         #: simulated caller answer each prompt in turn (``coreswitch call --dtmf``).
         self.on_input: Callable[[FlowRun], None] | None = None
-        self.scope = _Scope(self)
         variables = ir.get("variables", {})
         self.stack: list[Frame] = [Frame("", ir["states"], {}, self._sensitive(variables))]
         self._init_variables(variables, self.frame)
@@ -241,7 +240,9 @@ class FlowRun:
         return self.stack[-1]
 
     def env(self) -> EvalEnv:
-        return EvalEnv(self.scope)
+        # A fresh view each time: one kept on the run would make the run a reference cycle,
+        # left to the garbage collector instead of freed when the call ends.
+        return EvalEnv(_Scope(self))
 
     def eval(self, expr: Any) -> object:
         return evaluate(expr, self.env())

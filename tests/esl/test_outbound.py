@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import weakref
 from collections.abc import AsyncIterator
 
 import pytest
@@ -225,4 +227,31 @@ async def test_a_refused_myevents_fails_the_session() -> None:
         assert script.sessions.empty()
     finally:
         await fs.close()
+        await server.close()
+
+
+async def test_a_finished_session_is_freed_without_the_garbage_collector() -> None:
+    # A session's graph (connection, dispatcher, handlers bound to it) is released when the
+    # call ends: freed by reference counting, not left for a full collection (long pauses
+    # with hundreds of calls up).
+    script = Script()
+    server = OutboundServer(script, port=0, linger=7)
+    await server.start()
+    gc.collect()
+    gc.disable()
+    try:
+        fs = await Dialer.dial(server.port)
+        await fs.handshake(linger=7)
+        session = weakref.ref(await script.session())
+        await script.actions.put(None)
+        await fs.expect("exit")
+        fs.writer.write(reply_frame("+OK bye") + disconnect_frame())
+        assert await fs.closed_by_peer()
+        await fs.close()
+        await asyncio.gather(*list(server._tasks))
+        for _ in range(3):  # let the loop drop its handles to the finished tasks
+            await asyncio.sleep(0)
+        assert session() is None
+    finally:
+        gc.enable()
         await server.close()
