@@ -226,16 +226,17 @@ class EslPeer:
         cause = self._hungup.get(channel)
         if cause is not None:  # hung up, not yet destroyed: the switch might still queue it
             raise ChannelGone(channel, cause, f"cannot execute {first}")
+        event_uuids = [new_uuid() for _ in apps]
+        # Every command is built (and its arguments checked) before anything is registered.
+        data = [cmd.execute(None if outbound else channel, app, arg,
+                            event_uuid=event_uuid, event_lock=event_lock)
+                for (app, arg), event_uuid in zip(apps, event_uuids, strict=True)]
         loop = asyncio.get_running_loop()
         pending = self._executes.get(channel)
         if pending is None:
             pending = self._executes[channel] = {}
-        data: list[bytes] = []
         started: list[tuple[str, asyncio.Future[Event]]] = []
-        for app, arg in apps:
-            event_uuid = new_uuid()
-            data.append(cmd.execute(None if outbound else channel, app, arg,
-                                    event_uuid=event_uuid, event_lock=event_lock))
+        for event_uuid in event_uuids:
             fut: asyncio.Future[Event] = loop.create_future()
             pending[event_uuid] = fut
             started.append((event_uuid, fut))
