@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import cast
 
-from coreswitch.esl.names import EventName
+from coreswitch.esl.names import MYEVENTS, EventName
 from coreswitch.switch.sim import api, wire
 from coreswitch.switch.sim.channel import Channel, Message
 from coreswitch.switch.sim.core import SwitchCore
@@ -39,14 +39,6 @@ from coreswitch.switch.sim.wire import Command, SimEvent
 
 log = logging.getLogger("coreswitch.switch.sim")
 
-#: The events ``myevents`` subscribes to (mod_event_socket.c).
-MYEVENTS = frozenset({
-    "CHANNEL_ANSWER", "CHANNEL_APPLICATION", "CHANNEL_BRIDGE", "CHANNEL_CREATE", "CHANNEL_DATA",
-    "CHANNEL_DESTROY", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP",
-    "CHANNEL_HANGUP_COMPLETE", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "CHANNEL_OUTGOING",
-    "CHANNEL_PARK", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_STATE",
-    "CHANNEL_UNBRIDGE", "CHANNEL_UNPARK", "DETECTED_SPEECH", "DTMF", "NOTALK", "TALK",
-})
 
 
 class Listener(asyncio.Protocol):
