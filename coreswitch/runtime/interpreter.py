@@ -355,9 +355,19 @@ class FlowRun:
             gone.cancel()
             if not task.done():
                 task.cancel()
-        if task.done() and not task.cancelled():
+        if not task.done() or task.cancelled():
+            raise CallerHungUp(self.channel.hangup_cause or "NORMAL_CLEARING")
+        failure = task.exception()
+        if failure is None:
             return task.result()
-        raise CallerHungUp(self.channel.hangup_cause or "NORMAL_CLEARING")
+        # Re-raise without this frame holding the task: the exception's traceback holds this
+        # frame, and a frame -> task -> exception -> traceback -> frame cycle would keep the
+        # whole call (run, session, connection) alive until a full garbage collection.
+        del task, gone
+        try:
+            raise failure
+        finally:
+            del failure
 
     # -- prompts ------------------------------------------------------------------------------
     async def play(self, ref: Mapping[str, Any] | None, *, barge: bool = True,

@@ -4,12 +4,16 @@ at any point of a call."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
+import weakref
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from coreswitch.runtime.functions import FunctionFailed
+from coreswitch.runtime.interpreter import FlowRun
 from coreswitch.runtime.services import CallInfo, LocalServices
 from tests.runtime.runtime_helpers import compile_flow, hangup, place_call, press
 
@@ -168,3 +172,38 @@ def test_caller_hangup_while_a_service_works_ends_the_run_at_once() -> None:
     assert call.outcome == "caller_hangup"
     assert call.entries[-1]["t"] == 5000
     assert not call.of("work_order")  # no failure route taken for a caller who has gone
+
+
+def test_a_failed_function_leaves_no_reference_cycle() -> None:
+    # The failure travels with a traceback through unless_hung_up's frame; were that frame to
+    # keep the task holding the failure, the whole call (run, session, connection) would stay
+    # alive as cyclic garbage until a full collection — long pauses under load.
+    class Run:
+        gone = False
+
+        def __init__(self) -> None:
+            self.channel = SimpleNamespace(hung_up=asyncio.Event(), hangup_cause=None)
+
+    async def main() -> weakref.ref[Run]:
+        run = Run()
+        ref = weakref.ref(run)
+
+        async def work() -> str:
+            raise FunctionFailed("crm.tier", "CRM down")
+
+        failed = False
+        try:
+            await FlowRun.unless_hung_up(run, work())  # type: ignore[arg-type]
+        except FunctionFailed:
+            failed = True
+        assert failed
+        del run
+        return ref
+
+    gc.collect()
+    gc.disable()
+    try:
+        ref = asyncio.run(main())
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -102,7 +102,10 @@ class Listener(asyncio.Protocol):
         self._out = []
         self.core.bus.listeners.discard(self.deliver)
         if self._worker is not None:
+            # Dropped: the cancelled task's traceback holds _work's frame, which holds this
+            # listener — kept, the pair would wait for a full garbage collection.
             self._worker.cancel()
+            self._worker = None
         if not self.closed.done():
             self.closed.set_result(None)
         if self.on_close is not None:
