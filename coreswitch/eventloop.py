@@ -7,11 +7,14 @@ sooner (p99 26–38 against 59–148 ms): sockets, timers and callbacks are the 
 every call. ``CORESWITCH_LOOP=asyncio`` picks asyncio's loop (to compare, or to debug with
 asyncio's debug mode). Flow tests keep their virtual-time loop; nothing else depends on the
 choice: the ESL layer only uses the transport interface both loops provide.
+
+:func:`tune_gc` is the garbage-collector setting of the same processes once they are ready.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -19,9 +22,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's ``new_event_loop`` when it is installed and not turned off, else None."""
-    if os.environ.get("CORESWITCH_LOOP", "").strip().lower() == "asyncio":
+def loop_factory(*, allow_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's ``new_event_loop`` when it is installed and not turned off (``allow_uvloop``,
+    ``CORESWITCH_LOOP=asyncio``), else None (asyncio's own loop)."""
+    if not allow_uvloop or os.environ.get("CORESWITCH_LOOP", "").strip().lower() == "asyncio":
         return None
     try:
         import uvloop  # noqa: PLC0415  # optional: not on every platform
@@ -31,7 +35,23 @@ def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
-def run(main: Coroutine[Any, Any, T]) -> T:
+def run(main: Coroutine[Any, Any, T], *, allow_uvloop: bool = True) -> T:
     """``asyncio.run(main)`` on the loop :func:`loop_factory` picks."""
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=loop_factory(allow_uvloop=allow_uvloop)) as runner:
         return runner.run(main)
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector's pauses short while calls run; call once ready.
+
+    A long-running process holds a large heap that lives as long as it does (modules, the
+    database layer, compiled flows, parser tables); every full collection walked all of it,
+    and with several hundred calls up such a pause (100–250 ms) delayed every call's reaction to
+    a key. ``gc.freeze()`` moves what exists now out of the collector's sight, and a larger
+    young generation collects the short-lived objects of calls less often.
+    ``coreswitch bench calls --rate 100 --hold 0``: DTMF→media p99 189 ms with CPython's
+    defaults, 41 ms with the freeze alone, 17 ms with both (max 48 ms), and a little less CPU.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)

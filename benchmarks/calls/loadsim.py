@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import os
 import sys
@@ -51,13 +50,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from coreswitch import eventloop
 from coreswitch.switch.sim import caller as caller_mod
 from coreswitch.switch.sim import outbound as outbound_mod
 from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.core import MediaTiming
 from coreswitch.switch.sim.events import EventBus, may_want
 from coreswitch.switch.sim.listener import Listener
-from coreswitch.switch.sim.signals import first_of
 from coreswitch.switch.sim.switch import SimSwitch
 from coreswitch.switch.sim.wire import Command, SimEvent
 
@@ -238,47 +237,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank]
 
 
-async def _up_until_prompt(ch: Channel, count: int) -> None:
-    while ch.up() and ch.prompts_started < count:
-        await first_of((ch.prompt_signal, ch.hungup))
-
-
-async def _pause(sw: SimSwitch, ch: Channel, seconds: float) -> None:
-    if seconds > 0 and ch.up():
-        await first_of((ch.hungup,), sw.clock.real(seconds))
-
-
 async def play_script(sw: SimSwitch, ch: Channel, track: Track,
                       steps: list[caller_mod.Step]) -> None:
-    """The caller's part; ``script_ok`` is False if the call ended under it."""
+    """The caller's part (the simulator's own script runner); ``script_ok`` is False if the
+    call ended under it. Each key's DTMF event is written out before its time is taken."""
     core = sw.core
-    for step in steps:
-        if not ch.up():
-            track.script_ok = False
-            return
-        if isinstance(step, caller_mod.Wait):
-            await _pause(sw, ch, step.seconds)
-            continue
-        if step.on_prompt is not None:
-            await _up_until_prompt(ch, step.on_prompt)
-        elif step.next_prompt:
-            await _up_until_prompt(ch, ch.prompts_started + 1)
-        await _pause(sw, ch, step.after)
-        if not ch.up():
-            track.script_ok = False
-            return
-        if isinstance(step, caller_mod.Hangup):
-            track.caller_hung_up = core.hangup(ch, step.cause)
-            return
-        for i, digit in enumerate(step.digits):
-            if i:
-                await _pause(sw, ch, step.gap)
-            if not ch.up():
-                track.script_ok = False
-                return
-            core.dtmf(ch, digit, source="RTP")
-            flush_events(core.bus, ch.uuid)
-            track.dtmf_at = now()  # the event is in the controller's socket
+
+    def key_sent() -> None:
+        flush_events(core.bus, ch.uuid)
+        track.dtmf_at = now()  # the event is in the controller's socket
+
+    outcome = await caller_mod.run(core, ch, steps, after_key=key_sent)
+    track.script_ok = outcome != "call_ended"
+    track.caller_hung_up = outcome == "hung_up"
 
 
 async def watch_end(ch: Channel, track: Track) -> None:
@@ -294,7 +265,7 @@ async def watch_end(ch: Channel, track: Track) -> None:
 
 
 async def watch_hold(ch: Channel, track: Track, hold_prompt: int) -> None:
-    await _up_until_prompt(ch, hold_prompt)
+    await caller_mod.until_prompt(ch, hold_prompt)
     if ch.up() and ch.prompts_started >= hold_prompt:
         track.held = now()
         STATE.held += 1
@@ -434,10 +405,7 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         await asyncio.wait_for(STATE.subscribed.wait(), args.ready_timeout)
         emit({"event": "ready"})
-        # what start-up made lives for the run: keep the collector from walking it again and
-        # again; collect young objects less often (thousands of calls' objects are in flight)
-        gc.freeze()
-        gc.set_threshold(10_000, 20, 20)
+        eventloop.tune_gc()  # as serve does: start-up objects frozen, a larger young generation
         while True:
             line = await reader.readline()
             if not line:
@@ -470,14 +438,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--asyncio", action="store_true",
                    help="run on asyncio's own event loop even when uvloop is installed")
     args = p.parse_args(argv)
-    if not args.asyncio:
-        try:
-            import uvloop  # optional: a cheaper event loop for the load side
-        except ImportError:
-            pass
-        else:
-            return int(uvloop.run(main_async(args)))
-    return asyncio.run(main_async(args))
+    return eventloop.run(main_async(args), allow_uvloop=not args.asyncio)
 
 
 if __name__ == "__main__":

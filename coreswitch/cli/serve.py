@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import signal
 import sys
@@ -100,22 +99,6 @@ def _set_state(state: object, **values: object) -> None:
     """What the HTTP handlers reach through ``request.app.state``."""
     for name, value in values.items():
         setattr(state, name, value)
-
-
-def _tune_gc() -> None:
-    """Keep the cyclic garbage collector's pauses short while calls run.
-
-    Once started, serve holds a large heap that lives as long as the process (modules, the
-    database layer, compiled flows, the parser tables); every full collection walked all of it,
-    and with several hundred calls up such a pause (100–250 ms) delayed every call's reaction to
-    a key. ``gc.freeze()`` moves what exists at start-up out of the collector's sight, and a
-    larger young generation collects the short-lived objects of calls less often.
-    ``coreswitch bench calls --rate 100 --hold 0``: DTMF→media p99 189 ms with CPython's
-    defaults, 41 ms with the freeze alone, 17 ms with both (max 48 ms), and a little less CPU.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
 
 
 def _absolute_media_paths(config: Config) -> None:
@@ -218,7 +201,7 @@ async def _serve(config: Config, *, drain: float) -> None:
         http_task = asyncio.ensure_future(http.serve())
         watcher = (asyncio.ensure_future(watch_directories(registry, _flow_directories(config)))
                    if config.flows.watch else None)
-        _tune_gc()
+        eventloop.tune_gc()
         log.info("coreswitch ready: HTTP on %s", config.http.bind)
         stopped = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({http_task, stopped}, return_when=asyncio.FIRST_COMPLETED)

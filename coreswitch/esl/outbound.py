@@ -33,7 +33,7 @@ from coreswitch.esl.errors import CommandError, ESLError, ProtocolError
 from coreswitch.esl.event import Event
 from coreswitch.esl.frame import Frame
 from coreswitch.esl.names import MYEVENTS
-from coreswitch.esl.peer import EslPeer
+from coreswitch.esl.peer import EslPeer, checked_reply
 
 log = logging.getLogger("coreswitch.esl")
 
@@ -86,13 +86,13 @@ class OutboundSession(EslPeer):
             settle(replies)
 
     def _check_setup_reply(self, sent: bytes, text: str) -> None:
-        if not text.startswith("-ERR"):
-            return
-        line = sent.split(b"\n", 1)[0].decode()
-        if not line.startswith("nixevent"):
-            raise CommandError(line, text)
-        log.debug("call %s: the switch refused %r (%s); it sends every myevents event",
-                  self.uuid, line[:40], text.strip())
+        try:
+            checked_reply(sent, text)
+        except CommandError:
+            if not sent.startswith(b"nixevent"):
+                raise
+            log.debug("call %s: the switch refused nixevent (%s); it sends every myevents "
+                      "event", self.uuid, text.strip())
 
     # Convenience wrappers on the session's own channel.
     async def run(self, app: str, arg: str = "", *, timeout: float | None = None,

@@ -59,6 +59,13 @@ _GONE_MEMORY = 4096
 _API_ERRORS = ("-ERR", "-USAGE")
 
 
+def checked_reply(sent: bytes, reply: str) -> str:
+    """A ``command/reply`` text; ``-ERR`` raises :class:`CommandError` naming the command."""
+    if reply.startswith("-ERR"):
+        raise CommandError(sent.split(b"\n", 1)[0].decode("utf-8", "replace"), reply)
+    return reply
+
+
 class _UuidSource:
     """Job and Event UUIDs: a random UUID4 prefix drawn once per process (and again after a
     fork) with a counter in the last 48 bits — as unique as a fresh ``uuid4()`` each time for
@@ -152,10 +159,7 @@ class EslPeer:
 
     async def command(self, data: bytes, *, timeout: float | None = None) -> str:
         """Send a command answered by ``command/reply``; ``-ERR`` raises :class:`CommandError`."""
-        reply = (await self.send(data, timeout=timeout)).reply_text
-        if reply.startswith("-ERR"):
-            raise CommandError(data.split(b"\n", 1)[0].decode("utf-8", "replace"), reply)
-        return reply
+        return checked_reply(data, (await self.send(data, timeout=timeout)).reply_text)
 
     async def api(self, command: str, args: str = "", *, timeout: float | None = None,
                   check: bool = True) -> str:
@@ -259,17 +263,12 @@ class EslPeer:
         return [fut for _, fut in started]
 
     async def _replies_ok(self, data: list[bytes]) -> None:
-        """Send commands answered by ``command/reply`` (pipelined when several); the first
-        ``-ERR`` raises :class:`CommandError`."""
-        if len(data) == 1:
-            await self.command(data[0])
-            return
+        """Send commands answered by ``command/reply`` in one write; the first ``-ERR`` raises
+        :class:`CommandError`."""
         replies = self._connection().pipeline(data, self.command_timeout)
         try:
             for sent, reply in zip(data, replies, strict=True):
-                text = (await reply).reply_text
-                if text.startswith("-ERR"):
-                    raise CommandError(sent.split(b"\n", 1)[0].decode("utf-8", "replace"), text)
+                checked_reply(sent, (await reply).reply_text)
         finally:
             settle(replies)
 

@@ -210,10 +210,9 @@ async def test_events_the_handler_does_not_use_are_nixed_in_the_same_round_trip(
         await server.close()
 
 
-async def test_a_refused_myevents_fails_the_session() -> None:
-    script = Script()
-    server = OutboundServer(script, port=0, linger=7)
-    await server.start()
+async def test_a_refused_myevents_fails_the_session(
+        sessions: tuple[OutboundServer, Script]) -> None:
+    server, script = sessions
     fs = await Dialer.dial(server.port)
     try:
         await fs.expect("connect")
@@ -227,16 +226,14 @@ async def test_a_refused_myevents_fails_the_session() -> None:
         assert script.sessions.empty()
     finally:
         await fs.close()
-        await server.close()
 
 
-async def test_a_finished_session_is_freed_without_the_garbage_collector() -> None:
+async def test_a_finished_session_is_freed_without_the_garbage_collector(
+        sessions: tuple[OutboundServer, Script]) -> None:
     # A session's graph (connection, dispatcher, handlers bound to it) is released when the
     # call ends: freed by reference counting, not left for a full collection (long pauses
     # with hundreds of calls up).
-    script = Script()
-    server = OutboundServer(script, port=0, linger=7)
-    await server.start()
+    server, script = sessions
     gc.collect()
     gc.disable()
     try:
@@ -249,9 +246,6 @@ async def test_a_finished_session_is_freed_without_the_garbage_collector() -> No
         assert await fs.closed_by_peer()
         await fs.close()
         await asyncio.gather(*list(server._tasks))
-        for _ in range(3):  # let the loop drop its handles to the finished tasks
-            await asyncio.sleep(0)
         assert session() is None
     finally:
         gc.enable()
-        await server.close()

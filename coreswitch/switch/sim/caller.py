@@ -19,8 +19,9 @@ The same script can be written as text (the ``coreswitch sim`` CLI)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.core import SwitchCore
@@ -88,7 +89,8 @@ def _parse_step(words: list[str], raw: str) -> Step:
     return Hangup(after, on_prompt, next_prompt)
 
 
-async def _until(ch: Channel, count: int) -> None:
+async def until_prompt(ch: Channel, count: int) -> None:
+    """Wait until the channel has started its ``count``-th prompt, or is hung up."""
     while ch.up() and ch.prompts_started < count:
         await first_of((ch.hungup, ch.prompt_signal))
 
@@ -99,27 +101,36 @@ async def _pause(core: SwitchCore, ch: Channel, seconds: float) -> None:
     await first_of((ch.hungup,), core.clock.real(seconds))
 
 
-async def run(core: SwitchCore, ch: Channel, steps: Sequence[Step]) -> None:
-    """Play the caller's part on ``ch`` until the script ends or the call does."""
+#: How a script ended: it ran to its end, the caller hung up (its ``hangup`` step), or the call
+#: ended under it (a step found the channel gone).
+Outcome = Literal["done", "hung_up", "call_ended"]
+
+
+async def run(core: SwitchCore, ch: Channel, steps: Sequence[Step], *,
+              after_key: Callable[[], None] | None = None) -> Outcome:
+    """Play the caller's part on ``ch`` until the script ends or the call does.
+    ``after_key`` runs right after each key's DTMF event is fired (the load benchmark's clock)."""
     for step in steps:
         if not ch.up():
-            return
+            return "call_ended"
         if isinstance(step, Wait):
             await _pause(core, ch, step.seconds)
             continue
         if step.on_prompt is not None:
-            await _until(ch, step.on_prompt)
+            await until_prompt(ch, step.on_prompt)
         elif step.next_prompt:
-            await _until(ch, ch.prompts_started + 1)
+            await until_prompt(ch, ch.prompts_started + 1)
         await _pause(core, ch, step.after)
         if not ch.up():
-            return
+            return "call_ended"
         if isinstance(step, Hangup):
-            core.hangup(ch, step.cause)
-            return
+            return "hung_up" if core.hangup(ch, step.cause) else "call_ended"
         for i, digit in enumerate(step.digits):
             if i:
                 await _pause(core, ch, step.gap)
             if not ch.up():
-                return
+                return "call_ended"
             core.dtmf(ch, digit, source="RTP")
+            if after_key is not None:
+                after_key()
+    return "done"

@@ -168,18 +168,14 @@ class VariableHeaders(Headers):
 
     def json(self) -> bytes:
         if self._json is None:
-            if self._owner.current(self):
-                self._json = b",".join(self._owner.encoded_json())
-            else:
-                self._json = super().json()
+            current = self._owner.current(self)
+            self._json = b",".join(self._owner.encoded_json()) if current else super().json()
         return self._json
 
     def plain(self) -> bytes:
         if self._plain is None:
-            if self._owner.current(self):
-                self._plain = b"".join(self._owner.encoded_plain())
-            else:
-                self._plain = super().plain()
+            current = self._owner.current(self)
+            self._plain = b"".join(self._owner.encoded_plain()) if current else super().plain()
         return self._plain
 
 

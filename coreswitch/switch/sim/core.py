@@ -37,7 +37,7 @@ from coreswitch.switch.sim.channel import (
 )
 from coreswitch.switch.sim.clock import SimClock
 from coreswitch.switch.sim.dialstring import Endpoint
-from coreswitch.switch.sim.events import EventBus, EventFactory
+from coreswitch.switch.sim.events import EventBus, EventFactory, sets_routing
 from coreswitch.switch.sim.expand import expand, needs_expansion
 from coreswitch.switch.sim.signals import first_of
 from coreswitch.switch.sim.wire import SimEvent
@@ -107,8 +107,7 @@ class SwitchCore:
         """Build event ``name`` and hand it to the bus; None, with the event not built (only its
         sequence number taken), when no listener or observer could receive it."""
         lead = kw.get("lead")
-        if not (fields and ("Event-Name" in fields or "Unique-ID" in fields)) and not (
-                isinstance(lead, dict) and "Unique-ID" in lead):
+        if not sets_routing(fields, lead):
             # routing needs no headers: skip an event nobody could receive
             carries = channel is not None and self.factory.carries_channel(name)
             if not self._heard(str(name), channel.uuid if channel and carries else None):
@@ -169,7 +168,7 @@ class SwitchCore:
         self.peak = max(self.peak, len(self.channels))
         return ch
 
-    def spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
+    def spawn(self, coro: Awaitable[object], name: str) -> asyncio.Task[None]:
         async def wrap() -> None:
             await coro
         task = asyncio.get_running_loop().create_task(wrap(), name=name)

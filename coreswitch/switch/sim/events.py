@@ -141,8 +141,7 @@ class EventFactory:
             post = [(n, rest.pop(n)) for n in tpl.post if n in rest] if tpl.post else []
             post += rest.items()
             runs.append(Headers(post))
-        if (fields and ("Unique-ID" in fields or "Event-Name" in fields)) or (
-                lead and "Unique-ID" in lead):  # headers of their own: read them
+        if sets_routing(fields, lead):  # headers of their own: read them
             return SimEvent.of(runs, body)
         return SimEvent.of(runs, body, name=name, uuid=uuid, uuid_known=True)
 
@@ -201,6 +200,13 @@ class EventBus:
             stop()
         stop = self.observe(check)
         return fut
+
+
+def sets_routing(fields: Mapping[str, str] | None, lead: object) -> bool:
+    """Whether an event's own fields set what listeners route on (``Event-Name``,
+    ``Unique-ID``): then those are read from the built event, not from its name and channel."""
+    return bool(fields and ("Event-Name" in fields or "Unique-ID" in fields)) or (
+        isinstance(lead, Mapping) and "Unique-ID" in lead)
 
 
 def may_want(deliver: Callable[[SimEvent], None], name: str, uuid: str | None) -> bool:

@@ -177,17 +177,18 @@ class Listener(asyncio.Protocol):
         if ch is not None and not self.hangup_seen and name == EventName.CHANNEL_HANGUP \
                 and uuid == ch.uuid:
             return True
+        return self._subscribed(name, uuid)
+
+    def wants(self, event: SimEvent) -> bool:
+        if not self._subscribed(event.name, event.get("Unique-ID")):
+            return False
+        return not self.filters or _passes(self.filters, event)
+
+    def _subscribed(self, name: str, uuid: str | None) -> bool:
+        """The subscription (event names, ``myevents`` channel) takes event ``name`` of ``uuid``."""
         if not (name in self.events or (self.all_events and name not in self.nixed)):
             return False
         return self.session_uuid is None or uuid == self.session_uuid
-
-    def wants(self, event: SimEvent) -> bool:
-        name = event.name
-        if not (name in self.events or (self.all_events and name not in self.nixed)):
-            return False
-        if self.session_uuid is not None and event.get("Unique-ID") != self.session_uuid:
-            return False
-        return not self.filters or _passes(self.filters, event)
 
     async def _linger(self) -> None:
         await self.core.clock.sleep(self.linger)

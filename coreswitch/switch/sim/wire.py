@@ -19,7 +19,7 @@ Everything FreeSWITCH writes is serialised here, byte for byte as in ``shared/es
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 
@@ -218,18 +218,28 @@ _plain_items: dict[tuple[str, str], bytes] = {}
 _MEMO_SIZE = 1 << 16  # entries; a full memo starts again (timestamps never repeat)
 
 
+def _memoised(memo: dict[tuple[str, str], bytes], name: str, value: str,
+              encode: Callable[[str, str], bytes]) -> bytes:
+    """``encode(name, value)``, remembered in ``memo`` (emptied when full)."""
+    key = (name, value)
+    found = memo.get(key)
+    if found is None:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        found = memo[key] = encode(name, value)
+    return found
+
+
+def _encode_json_item(name: str, value: str) -> bytes:
+    encoded = _json.encode(
+        value[len(ARRAY_PREFIX):].split(ARRAY_SEPARATOR) if value.startswith(ARRAY_PREFIX)
+        else value)
+    return _json.encode(name) + b":" + encoded
+
+
 def json_item(name: str, value: str) -> bytes:
     """One header as :func:`json_body` writes it: ``"name":"value"`` (``ARRAY::`` as a list)."""
-    key = (name, value)
-    found = _json_items.get(key)
-    if found is None:
-        if len(_json_items) >= _MEMO_SIZE:
-            _json_items.clear()
-        encoded = _json.encode(
-            value[len(ARRAY_PREFIX):].split(ARRAY_SEPARATOR) if value.startswith(ARRAY_PREFIX)
-            else value)
-        found = _json_items[key] = _json.encode(name) + b":" + encoded
-    return found
+    return _memoised(_json_items, name, value, _encode_json_item)
 
 
 def json_members(pairs: Pairs) -> bytes:
@@ -246,13 +256,11 @@ def json_members(pairs: Pairs) -> bytes:
 
 def plain_item(name: str, value: str) -> bytes:
     """One header line as :func:`plain_body` writes it: ``name: url-encoded value``."""
-    key = (name, value)
-    found = _plain_items.get(key)
-    if found is None:
-        if len(_plain_items) >= _MEMO_SIZE:
-            _plain_items.clear()
-        found = _plain_items[key] = f"{name}: {url_encode(value)}\n".encode()
-    return found
+    return _memoised(_plain_items, name, value, _encode_plain_item)
+
+
+def _encode_plain_item(name: str, value: str) -> bytes:
+    return f"{name}: {url_encode(value)}\n".encode()
 
 
 def plain_body(pairs: Pairs, body: str | None) -> bytes:
