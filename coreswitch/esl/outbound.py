@@ -69,19 +69,17 @@ class OutboundSession(EslPeer):
             commands.append(cmd.simple(f"linger {int(self.linger)}"))
         if self.nixed:
             commands.append(cmd.simple(f"nixevent {' '.join(self.nixed)}"))
-        replies = self._connection().pipeline(commands)
+        replies = self._connection().pipeline(commands, self.command_timeout)
         try:
-            async with asyncio.timeout(self.command_timeout):
-                reply = await replies[0]
-                self.channel_data = channel_data_from_connect(reply)
-                uuid = (self.channel_data.get("Unique-ID")
-                        or self.channel_data.get("Channel-Unique-ID"))
-                if not uuid:
-                    raise ProtocolError("connect reply carries no Unique-ID")
-                self.uuid = cmd.uuid(uuid)
-                self.socket_mode = reply.headers.get("Socket-Mode", "")
-                for sent, answer in zip(commands[1:], replies[1:], strict=True):
-                    self._check_setup_reply(sent, (await answer).reply_text)
+            reply = await replies[0]
+            self.channel_data = channel_data_from_connect(reply)
+            uuid = self.channel_data.get("Unique-ID") or self.channel_data.get("Channel-Unique-ID")
+            if not uuid:
+                raise ProtocolError("connect reply carries no Unique-ID")
+            self.uuid = cmd.uuid(uuid)
+            self.socket_mode = reply.headers.get("Socket-Mode", "")
+            for sent, answer in zip(commands[1:], replies[1:], strict=True):
+                self._check_setup_reply(sent, (await answer).reply_text)
         finally:
             settle(replies)
 
