@@ -144,6 +144,13 @@ class PluginsConfig(_Section):
     settings: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
 
 
+class GcConfig(_Section):
+    """``[gc]``: when the cyclic garbage collector runs (``coreswitch/collector.py``)."""
+
+    young_every: float = 0.1  # seconds between collections of the youngest generation
+    full_every: float = 600.0  # seconds between full collections (0: never)
+
+
 class Config(_Section):
     switch: SwitchConfig = msgspec.field(default_factory=SwitchConfig)
     store: StoreConfig = msgspec.field(default_factory=StoreConfig)
@@ -154,6 +161,7 @@ class Config(_Section):
     media: MediaConfig = msgspec.field(default_factory=MediaConfig)
     plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
     acd: AcdConfig = msgspec.field(default_factory=AcdConfig)
+    gc: GcConfig = msgspec.field(default_factory=GcConfig)
 
 
 def parse_address(text: str, what: str) -> tuple[str, int]:
@@ -184,6 +192,11 @@ def load_config(path: str | Path | None) -> Config:
     if config.switch.outbound_backlog < 1:
         raise ConfigError(f"{path}: switch.outbound_backlog: must be at least 1, got "
                           f"{config.switch.outbound_backlog}")
+    if config.gc.young_every <= 0:
+        raise ConfigError(f"{path}: gc.young_every: must be positive, got {config.gc.young_every}")
+    if config.gc.full_every < 0:
+        raise ConfigError(f"{path}: gc.full_every: must be 0 (never) or positive, got "
+                          f"{config.gc.full_every}")
     _check_acd(config.acd, path)
     return config
 

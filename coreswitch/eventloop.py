@@ -8,13 +8,12 @@ every call. ``CORESWITCH_LOOP=asyncio`` picks asyncio's loop (to compare, or to 
 asyncio's debug mode). Flow tests keep their virtual-time loop; nothing else depends on the
 choice: the ESL layer only uses the transport interface both loops provide.
 
-:func:`tune_gc` is the garbage-collector setting of the same processes once they are ready.
+:mod:`coreswitch.collector` is the garbage-collector schedule of the same processes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -40,18 +39,3 @@ def run(main: Coroutine[Any, Any, T], *, allow_uvloop: bool = True) -> T:
     with asyncio.Runner(loop_factory=loop_factory(allow_uvloop=allow_uvloop)) as runner:
         return runner.run(main)
 
-
-def tune_gc() -> None:
-    """Keep the cyclic garbage collector's pauses short while calls run; call once ready.
-
-    A long-running process holds a large heap that lives as long as it does (modules, the
-    database layer, compiled flows, parser tables); every full collection walked all of it,
-    and with several hundred calls up such a pause (100–250 ms) delayed every call's reaction to
-    a key. ``gc.freeze()`` moves what exists now out of the collector's sight, and a larger
-    young generation collects the short-lived objects of calls less often.
-    ``coreswitch bench calls --rate 100 --hold 0``: DTMF→media p99 189 ms with CPython's
-    defaults, 41 ms with the freeze alone, 17 ms with both (max 48 ms), and a little less CPU.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)

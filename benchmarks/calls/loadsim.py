@@ -31,7 +31,8 @@ does both in C): events go only to listeners bound to their channel plus the unb
 stock ``EventBus`` offers each event to every connection: O(calls) per event), and calls are
 placed without :class:`~coreswitch.switch.sim.Call` objects (each observes every event) or the
 global command log. With no observer, an event no connection subscribes to is not built at all
-(:meth:`IndexedBus.interested`). Start-up objects are frozen for the garbage collector.
+(:meth:`IndexedBus.interested`). The garbage collector runs on serve's schedule
+(:class:`~coreswitch.collector.ScheduledCollector`): its own pauses would be inside the figures.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from coreswitch import eventloop
+from coreswitch.collector import ScheduledCollector
 from coreswitch.switch.sim import caller as caller_mod
 from coreswitch.switch.sim import outbound as outbound_mod
 from coreswitch.switch.sim.channel import Channel
@@ -398,6 +400,7 @@ async def main_async(args: argparse.Namespace) -> int:
     await sw.start()
     emit({"event": "listening", "port": sw.port, "pid": os.getpid()})
     sampler = Sampler(sw)
+    collector = ScheduledCollector(full_every=0)  # a run is shorter than serve's full period
     sampling = asyncio.ensure_future(sampler.run())
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -405,7 +408,7 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         await asyncio.wait_for(STATE.subscribed.wait(), args.ready_timeout)
         emit({"event": "ready"})
-        eventloop.tune_gc()  # as serve does: start-up objects frozen, a larger young generation
+        collector.start()  # as serve does: young collections on a schedule
         while True:
             line = await reader.readline()
             if not line:
@@ -419,6 +422,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 break
     finally:
         sampling.cancel()
+        collector.stop()
         await sw.stop()
     return 0
 

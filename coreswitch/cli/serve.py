@@ -26,10 +26,13 @@ import signal
 import sys
 from pathlib import Path
 
+import uvicorn
+
 from coreswitch import eventloop
 from coreswitch.acd import setup as acd_setup
 from coreswitch.acd.engine import Acd
 from coreswitch.acd.queue_log import DatabaseQueueLog
+from coreswitch.collector import ScheduledCollector
 from coreswitch.config import Config, ConfigError, load_config, parse_address
 from coreswitch.esl import AccessDenied, AuthenticationError, ConnectionLost, InboundClient
 from coreswitch.esl.outbound import OutboundServer
@@ -99,6 +102,14 @@ def _set_state(state: object, **values: object) -> None:
     """What the HTTP handlers reach through ``request.app.state``."""
     for name, value in values.items():
         setattr(state, name, value)
+
+
+def _http_server(config: Config, registry: FlowRegistry, **state: object) -> uvicorn.Server:
+    """The admin API and dashboard; ``state``: what the handlers reach in ``app.state``."""
+    app = create_app(registry, token=config.http.admin_token,
+                     extra_routes=[*calls_api.routes, *sim_api.routes, *acd_api.routes])
+    _set_state(app.state, **state)
+    return build_server(app, config.http.bind)
 
 
 def _absolute_media_paths(config: Config) -> None:
@@ -187,21 +198,20 @@ async def _serve(config: Config, *, drain: float) -> None:
                               linger=config.switch.linger, events=SESSION_EVENTS,
                               backlog=config.switch.outbound_backlog)
     http = None
+    collector = ScheduledCollector(young_every=config.gc.young_every,
+                                   full_every=config.gc.full_every)
     try:
         await outbound.start()  # before the inbound link: the switch may send calls at once
         log.info("outbound socket listening on %s:%s", host, outbound.port)
         acd.settings.callback_socket = f"{_local(host)}:{outbound.port} async full"
         await client.start()
         await _start_acd(acd, config)
-        app = create_app(registry, token=config.http.admin_token,
-                         extra_routes=[*calls_api.routes, *sim_api.routes, *acd_api.routes])
-        _set_state(app.state, calls=on_call, database=database, sim=sim, acd=acd,
-                   outbound_address=f"{_local(host)}:{outbound.port}")
-        http = build_server(app, config.http.bind)
+        http = _http_server(config, registry, calls=on_call, database=database, sim=sim,
+                            acd=acd, outbound_address=f"{_local(host)}:{outbound.port}")
         http_task = asyncio.ensure_future(http.serve())
         watcher = (asyncio.ensure_future(watch_directories(registry, _flow_directories(config)))
                    if config.flows.watch else None)
-        eventloop.tune_gc()
+        collector.start()
         log.info("coreswitch ready: HTTP on %s", config.http.bind)
         stopped = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({http_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -213,6 +223,7 @@ async def _serve(config: Config, *, drain: float) -> None:
             watcher.cancel()
         await http_task
     finally:
+        collector.stop()
         await outbound.close(drain=drain)
         await _stop_acd(acd)
         await recorder.close()
