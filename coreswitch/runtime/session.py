@@ -17,9 +17,15 @@ is a no-op on a call that has already ended, so cleanup code can always call it.
 from a caller or a CRM is passed through :func:`~coreswitch.esl.command.literal` before it reaches
 an application argument (twice for ``set``, which FreeSWITCH expands twice).
 
-Prompts are stopped by the session (``uuid_break`` when a key arrives), never by FreeSWITCH's own
-``playback_terminators``: the session sets that to ``none`` before playing (FreeSWITCH's default is
-``*``, which would cut even a ``barge=False`` prompt), and ``record`` sets its own terminators.
+**Barge-in.** FreeSWITCH stops a prompt at a key itself: before a ``barge`` prompt the session
+sets ``playback_terminators`` to the keys (:data:`BARGE_KEYS`; ``none`` before a ``barge=False``
+prompt, as FreeSWITCH's default, ``*``, would cut even those), in the same write as the
+``playback``. The caller hears the prompt stop at once, and the session's next command follows the
+prompt's completion without a round trip of its own. A key FreeSWITCH was not told to stop at (a
+terminator being swallowed, see below, or ``A``–``D``) is stopped with ``uuid_break`` at once;
+should the prompt still play :data:`BREAK_AFTER` seconds after any other key's DTMF event
+(FreeSWITCH's park loop read the key just before the prompt started), likewise. ``record`` sets
+its own terminators.
 
 **Terminator swallowing.** A terminator pressed right after an entry that ended at its maximum
 length is swallowed: when :meth:`CallSession.read_digits` ends with reason ``max`` and
@@ -48,6 +54,13 @@ from coreswitch.esl.peer import EslPeer
 log = logging.getLogger("coreswitch.runtime")
 
 DIGITS = frozenset("0123456789*#ABCD")
+
+#: The keys FreeSWITCH stops a ``barge`` prompt at (its ``playback_terminators``).
+BARGE_KEYS = "0123456789*#"
+
+#: Seconds a ``barge`` prompt may go on after a key's DTMF event before the session stops it
+#: with ``uuid_break`` (FreeSWITCH stops it by itself, unless the key came before the prompt).
+BREAK_AFTER = 0.2
 
 #: The events a call session uses: what its outbound socket keeps of ``myevents`` (the server
 #: sends ``nixevent`` for the rest, so the switch neither encodes nor sends them).
@@ -246,12 +259,13 @@ class CallSession:
         return False
 
     async def _play_one(self, path: str, *, barge: bool) -> bool:
-        if self._playback_terminators == "none":
+        terminators = self._barge_keys() if barge else "none"
+        if self._playback_terminators == terminators:
             playing = await self._start("playback", path)
         else:  # the set goes in the same write as the playback (the switch runs them in order)
             playing = await self._start("playback", path,
-                                        before=self._setter("playback_terminators", "none"))
-            self._playback_terminators = "none"
+                                        before=self._setter("playback_terminators", terminators))
+            self._playback_terminators = terminators
         try:
             if barge and not self._digits and not playing.done():
                 # Wait for the prompt's end or a key (or the hangup): one future, no tasks.
@@ -263,8 +277,13 @@ class CallSession:
                     if self._digit_waiter is waiter:
                         self._digit_waiter = None
             if barge and self._digits and not playing.done() and self.hangup_cause is None:
-                with contextlib.suppress(CommandError, ConnectionLost, TimeoutError):
-                    await self.peer.api("uuid_break", self.uuid, check=False)
+                # A key in `terminators`: FreeSWITCH stopped the prompt, its completion is on
+                # the way. Any other key: the session stops it.
+                stopped = (self._digits[0] in terminators
+                           and await _settles(playing, BREAK_AFTER))
+                if not stopped and not playing.done() and self.hangup_cause is None:
+                    with contextlib.suppress(CommandError, ConnectionLost, TimeoutError):
+                        await self.peer.api("uuid_break", self.uuid, check=False)
                 await self._finish(playing, "playback")  # CallerHungUp if gone meanwhile
                 return True
             await self._finish(playing, "playback")  # CallerHungUp when the hangup ended it
@@ -272,6 +291,13 @@ class CallSession:
         finally:
             if not playing.done():
                 playing.cancel()
+
+    def _barge_keys(self) -> str:
+        """The keys a ``barge`` prompt stops at now: not a terminator being swallowed."""
+        swallow = self._swallow
+        if swallow is None or asyncio.get_running_loop().time() > swallow[1]:
+            return BARGE_KEYS
+        return "".join(k for k in BARGE_KEYS if k not in swallow[0]) or "none"
 
     async def _wait_digit(self, timeout: float | None = None) -> bool:
         """Wait until a key is buffered (True); False on timeout or hangup."""
@@ -401,3 +427,16 @@ class CallSession:
 def _resolve(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+async def _settles(future: asyncio.Future[Event], seconds: float) -> bool:
+    """Wait up to ``seconds`` for ``future`` to be done (never cancelling it); True if it is."""
+    if not future.done():
+        waiter = asyncio.get_running_loop().create_future()
+        future.add_done_callback(lambda _: _resolve(waiter))
+        timer = asyncio.get_running_loop().call_later(seconds, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+    return future.done()

@@ -17,7 +17,13 @@ import pytest
 
 from coreswitch.esl import Event, OutboundServer, OutboundSession
 from coreswitch.esl.errors import UnsafeArgumentError
-from coreswitch.runtime.session import BridgeResult, CallerHungUp, CallSession, DigitResult
+from coreswitch.runtime.session import (
+    BREAK_AFTER,
+    BridgeResult,
+    CallerHungUp,
+    CallSession,
+    DigitResult,
+)
 from coreswitch.runtime.virtual_time import run
 from coreswitch.switch.sim import Call, Hangup, MediaTiming, Press, SimSwitch
 from coreswitch.switch.sim import caller as caller_mod
@@ -161,6 +167,25 @@ def test_a_key_during_a_prompt_stops_it_at_once_and_is_the_first_digit() -> None
     assert result == DigitResult("56", "max")
     assert out.call.prompts == ["ivr/menu.wav"]  # the second file never started
     assert [e.get("Playback-Status") for e in out.events("PLAYBACK_STOP")] == ["break"]
+    # FreeSWITCH stopped the prompt at the key itself (playback_terminators=any): no round trip
+    assert not any(line.startswith("api uuid_break") for line in out.lines())
+    completion = out.events("CHANNEL_EXECUTE_COMPLETE")[-1]
+    assert completion.get("variable_playback_terminator_used") == "5"
+
+
+def test_a_prompt_the_switch_did_not_stop_at_the_key_is_broken_soon_after() -> None:
+    """The key's DTMF event came but the prompt plays on (FreeSWITCH's park loop read the key
+    just before the prompt started): the session stops it with uuid_break."""
+    async def flow(s: CallSession, ctx: Ctx) -> bool:
+        await s.play("a.wav", barge=True)  # the session has set playback_terminators=any
+        await s.peer.execute(s.uuid, "set", "playback_terminators=none")  # behind its back
+        barged = await s.play("ivr/menu.wav")
+        ctx.mark("barged")
+        return barged
+
+    out = call_flow(flow, caller="press 5 on prompt 2 after 1.2")
+    assert up_to(out) is True
+    assert out.marks["barged"] == pytest.approx(PROMPT + 1.2 + BREAK_AFTER)
     assert sum(line.startswith("api uuid_break") for line in out.lines()) == 1
 
 

@@ -82,12 +82,18 @@ async def test_export_and_transfer_apps(switch: SimSwitch, client: InboundClient
 
 async def test_speak_counts_as_a_prompt_for_the_caller(switch: SimSwitch,
                                                        client: InboundClient) -> None:
-    call = await switch.place_call(caller="press 5 on prompt 1 after 0.5")
-    await client.execute(call.uuid, "speak", "unimrcp|xiaoyan|请按五")
+    call = await switch.place_call(caller="press 5 on prompt 1 after 0.5; "
+                                          "press * on prompt 1 after 1")
+    text = "请按五" * 20
+    started = switch.core.clock.now()
+    await client.execute(call.uuid, "speak", f"unimrcp|xiaoyan|{text}")
     assert call.channel.prompts_started == 1
+    # speak reads keys as playback does: 5 is dropped, * (the default terminator) stops it
+    assert call.channel.variables.get("playback_terminator_used") == "*"
+    assert switch.core.clock.now() - started < switch.core.media.speech_seconds(text) / 2
     done = await client.execute(call.uuid, "play_and_get_digits",
                                 r"1 1 1 3000 # silence silence k \d")
-    assert done.variable("k") == "5"  # type-ahead kept until collected
+    assert done.variable("k") is None  # nothing typed ahead is left
 
 
 async def test_uuid_broadcast_and_uuid_record(switch: SimSwitch, client: InboundClient,
@@ -153,3 +159,33 @@ async def test_a_call_knows_what_the_caller_heard(switch: SimSwitch,
     assert call.prompts == ["ivr/welcome.wav", "say:您好，请按1"]
     call.hangup()
     assert await call.prompt() == ""  # the call ended before another prompt
+
+
+async def test_keys_pressed_between_prompts_never_stop_the_next_one(
+        switch: SimSwitch, client: InboundClient, rec: Recorder) -> None:
+    """FreeSWITCH's park loop reads (and drops) keys pressed while no application runs, and
+    playback reads every key pressed during it: a key never stops a later prompt."""
+    call = await switch.place_call(caller="press 7 on prompt 1 after 0.5")
+    await client.execute(call.uuid, "set", "playback_terminators=none")
+    await client.execute(call.uuid, "playback", "no-barge.wav")  # 7 read and ignored
+    switch.core.dtmf(call.channel, "8")  # while parked
+    await client.execute(call.uuid, "set", "playback_terminators=any")
+    done = await client.execute(call.uuid, "playback", "menu.wav")
+    assert done.variable("playback_terminator_used") is None
+    await client.dispatcher.drain()
+    stops = rec.of("PLAYBACK_STOP", call.uuid)
+    assert [s["Playback-Status"] for s in stops] == ["done", "done"]
+    assert [d["DTMF-Digit"] for d in rec.of("DTMF", call.uuid)] == ["7", "8"]
+
+
+async def test_a_terminator_stops_playback_after_its_dtmf_event(
+        switch: SimSwitch, client: InboundClient, rec: Recorder) -> None:
+    call = await switch.place_call(caller="press 3 on prompt 1 after 0.5")
+    await client.execute(call.uuid, "set", "playback_terminators=any")
+    done = await client.execute(call.uuid, "playback", "menu.wav")
+    assert done.variable("playback_terminator_used") == "3"
+    await client.dispatcher.drain()
+    tail = [n for n in rec.names(call.uuid)
+            if n in ("DTMF", "PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE")]
+    assert tail[-3:] == ["DTMF", "PLAYBACK_STOP", "CHANNEL_EXECUTE_COMPLETE"]
+    assert rec.of("PLAYBACK_STOP", call.uuid)[0]["Playback-Status"] == "break"

@@ -77,31 +77,39 @@ def playback_terminators(ch: Channel) -> str:
     return value.replace("+", "").replace("x", "")
 
 
-async def play_file(core: SwitchCore, ch: Channel, path: str, *, interruptible: bool,
-                    typed: bool = False, terminators: str = "") -> str:
-    """One file: PLAYBACK_START, its duration, PLAYBACK_STOP (``done`` or ``break``).
-
-    ``interruptible``: any key stops it (a collecting application). ``terminators``: only these
-    keys stop it; other keys pressed meanwhile are read and dropped (``playback``'s callback).
-    Either way the stopping key stays queued for the caller (``"dtmf"``)."""
-    ch.prompt_started(path)
-    fields: dict[str, str] = {}
-    if typed and path.startswith("tone_stream://"):
-        fields["Playback-File-Type"] = "tone_stream"
-    fields["Playback-File-Path"] = path
-    core.fire(EventName.PLAYBACK_START, ch, fields)
-    seconds = core.media.file_seconds(path)
+async def play_media(core: SwitchCore, ch: Channel, seconds: float, *, interruptible: bool,
+                     terminators: str) -> tuple[str, float]:
+    """``seconds`` of audio and the keys pressed meanwhile (see :func:`play_file`): how it
+    ended (:func:`wait`'s word) and the seconds played."""
     started = core.clock.now()
     while True:
         left = seconds - (core.clock.now() - started)
-        status = await wait(core, ch, left, dtmf=interruptible or bool(terminators))
+        status = await wait(core, ch, left, dtmf=True)
         if status != "dtmf" or interruptible:
             break
         while ch.dtmf and ch.dtmf[0] not in terminators:
             ch.take_dtmf()  # not a terminator: read and ignored
         if ch.dtmf:
             break
-    ms = int(min(seconds, core.clock.now() - started) * 1000)
+    return status, min(seconds, core.clock.now() - started)
+
+
+async def play_file(core: SwitchCore, ch: Channel, path: str, *, interruptible: bool,
+                    typed: bool = False, terminators: str = "") -> str:
+    """One file: PLAYBACK_START, its duration, PLAYBACK_STOP (``done`` or ``break``).
+
+    ``interruptible``: any key stops it (a collecting application). Otherwise every key pressed
+    meanwhile is read (``playback``'s DTMF callback): one of ``terminators`` stops it, any other
+    is dropped. Either way the stopping key stays queued for the caller (``"dtmf"``)."""
+    ch.prompt_started(path)
+    fields: dict[str, str] = {}
+    if typed and path.startswith("tone_stream://"):
+        fields["Playback-File-Type"] = "tone_stream"
+    fields["Playback-File-Path"] = path
+    core.fire(EventName.PLAYBACK_START, ch, fields)
+    status, played = await play_media(core, ch, core.media.file_seconds(path),
+                                      interruptible=interruptible, terminators=terminators)
+    ms = int(played * 1000)
     v = ch.variables
     v.set("playback_last_offset_pos", str(ms * 8))
     v.set("playback_seconds", str(ms // 1000))
@@ -175,10 +183,15 @@ async def playback(core: SwitchCore, ch: Channel, arg: str) -> str:
 
 @app("speak")
 async def speak(core: SwitchCore, ch: Channel, arg: str) -> str:
-    """``speak engine|voice|text``: no PLAYBACK events (FreeSWITCH fires none for TTS)."""
+    """``speak engine|voice|text``: no PLAYBACK events (FreeSWITCH fires none for TTS); keys
+    as ``playback`` reads them (``playback_terminators``)."""
     text = arg.split("|", 2)[-1]
     ch.prompt_started(f"say:{text}")
-    await wait(core, ch, core.media.speech_seconds(text))
+    ch.variables.set("playback_terminator_used", None)
+    status, _ = await play_media(core, ch, core.media.speech_seconds(text), interruptible=False,
+                                 terminators=playback_terminators(ch))
+    if status == "dtmf":
+        ch.variables.set("playback_terminator_used", ch.take_dtmf())
     if ch.break_media.is_set() and ch.up():
         ch.break_media.clear()
     return "_none_"

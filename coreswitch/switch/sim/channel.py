@@ -399,6 +399,11 @@ class Channel:
     def variable_headers(self) -> dict[str, str]:
         return {f"variable_{k}": v for k, v in self.variables.items()}
 
+    def drop_dtmf(self) -> None:
+        """Forget queued keys (their DTMF events were fired when they arrived)."""
+        self.dtmf.clear()
+        self.dtmf_arrived.clear()
+
     def take_dtmf(self) -> str | None:
         if self.dtmf:
             digit = self.dtmf.pop(0)

@@ -362,7 +362,11 @@ class SwitchCore:
             await self.execute(ch, Message(app, arg, str(uuidlib.uuid4())), from_dialplan=True)
 
     async def control_loop(self, ch: Channel, *, socket: bool = False) -> str:
-        """Run queued ``sendmsg`` executes until hangup, transfer or bridge (park, socket)."""
+        """Run queued ``sendmsg`` executes until hangup, transfer or bridge (park, socket).
+
+        Between applications the channel is parked, and FreeSWITCH's park loop reads (and
+        drops) every key pressed meanwhile: a key pressed between two prompts never stops the
+        second one."""
         ch.controlled.set()
         try:
             while (ch.up() and ch.transfer_to is None and ch.bridge_request is None
@@ -370,8 +374,10 @@ class SwitchCore:
                 if ch.inbox:
                     await self.execute(ch, ch.inbox.popleft())
                     continue
+                ch.drop_dtmf()
                 ch.wakeup.clear()
                 await ch.wakeup.wait()
+                ch.drop_dtmf()  # pressed while parked
         finally:
             ch.controlled.clear()
         return "_none_"
