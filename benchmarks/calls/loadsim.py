@@ -31,8 +31,9 @@ does both in C): events go only to listeners bound to their channel plus the unb
 stock ``EventBus`` offers each event to every connection: O(calls) per event), and calls are
 placed without :class:`~coreswitch.switch.sim.Call` objects (each observes every event) or the
 global command log. With no observer, an event no connection subscribes to is not built at all
-(:meth:`IndexedBus.interested`). The garbage collector runs on serve's schedule
-(:class:`~coreswitch.collector.ScheduledCollector`): its own pauses would be inside the figures.
+(:meth:`IndexedBus.interested`). The cyclic garbage collector does not run during a phase (its
+pauses would be inside the figures — the simulator's, not serve's): start-up objects are frozen
+and the collector runs once after each phase.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
+import itertools
 import json
 import os
 import sys
@@ -52,7 +55,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from coreswitch import eventloop
-from coreswitch.collector import ScheduledCollector
 from coreswitch.switch.sim import caller as caller_mod
 from coreswitch.switch.sim import outbound as outbound_mod
 from coreswitch.switch.sim.channel import Channel
@@ -292,7 +294,7 @@ def place(sw: SimSwitch, n: int, *, ani: str, dnis: str, socket: str,
 
 
 class Sampler:
-    """Live channels and event-loop lag, every 50 ms."""
+    """Event-loop lag every 50 ms; live channels every 250 ms (a walk over every channel)."""
 
     def __init__(self, sw: SimSwitch) -> None:
         self.sw = sw
@@ -302,12 +304,13 @@ class Sampler:
     async def run(self) -> None:
         period = 0.05
         due = now() + period
-        while True:
+        for tick in itertools.count():
             await asyncio.sleep(max(0.0, due - now()))
             self.lags.append(max(0.0, now() - due))
             due = max(due + period, now())
-            up = sum(1 for ch in self.sw.core.channels.values() if ch.up())
-            self.peak = max(self.peak, up)
+            if tick % 5 == 0:
+                up = sum(1 for ch in self.sw.core.channels.values() if ch.up())
+                self.peak = max(self.peak, up)
 
 
 async def phase_place(sw: SimSwitch, sampler: Sampler, spec: dict[str, Any],
@@ -400,7 +403,6 @@ async def main_async(args: argparse.Namespace) -> int:
     await sw.start()
     emit({"event": "listening", "port": sw.port, "pid": os.getpid()})
     sampler = Sampler(sw)
-    collector = ScheduledCollector(full_every=0)  # a run is shorter than serve's full period
     sampling = asyncio.ensure_future(sampler.run())
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -408,7 +410,9 @@ async def main_async(args: argparse.Namespace) -> int:
     try:
         await asyncio.wait_for(STATE.subscribed.wait(), args.ready_timeout)
         emit({"event": "ready"})
-        collector.start()  # as serve does: young collections on a schedule
+        gc.collect()
+        gc.freeze()
+        gc.disable()  # collected between phases only
         while True:
             line = await reader.readline()
             if not line:
@@ -420,9 +424,10 @@ async def main_async(args: argparse.Namespace) -> int:
                 emit(await phase_hangup(sw, args.phase_timeout))
             elif spec["cmd"] == "exit":
                 break
+            gc.collect()
     finally:
         sampling.cancel()
-        collector.stop()
+        gc.enable()
         await sw.stop()
     return 0
 
