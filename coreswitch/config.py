@@ -147,8 +147,8 @@ class PluginsConfig(_Section):
 class GcConfig(_Section):
     """``[gc]``: when the cyclic garbage collector runs (``coreswitch/collector.py``)."""
 
-    young_every: float = 0.1  # seconds between collections of the youngest generation
     full_every: float = 600.0  # seconds between full collections (0: never)
+    young_every: float = 0.0  # seconds between young-generation collections (0: never)
 
 
 class Config(_Section):
@@ -192,11 +192,10 @@ def load_config(path: str | Path | None) -> Config:
     if config.switch.outbound_backlog < 1:
         raise ConfigError(f"{path}: switch.outbound_backlog: must be at least 1, got "
                           f"{config.switch.outbound_backlog}")
-    if config.gc.young_every <= 0:
-        raise ConfigError(f"{path}: gc.young_every: must be positive, got {config.gc.young_every}")
-    if config.gc.full_every < 0:
-        raise ConfigError(f"{path}: gc.full_every: must be 0 (never) or positive, got "
-                          f"{config.gc.full_every}")
+    for key in ("full_every", "young_every"):
+        if getattr(config.gc, key) < 0:
+            raise ConfigError(f"{path}: gc.{key}: must be 0 (never) or positive, got "
+                              f"{getattr(config.gc, key)}")
     _check_acd(config.acd, path)
     return config
 

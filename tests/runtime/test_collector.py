@@ -86,15 +86,33 @@ async def test_full_collections_run_on_their_own_schedule() -> None:
         collector.stop()
 
 
+async def test_by_default_only_full_collections_run() -> None:
+    collector = ScheduledCollector()
+    collector.start()
+    try:
+        assert not gc.isenabled()
+        a, ref = cycle()
+        del a
+        keep = [[] for _ in range(50_000)]  # would start CPython's own collections many times
+        await asyncio.sleep(0)
+        assert ref() is not None  # no young collection: the cycle waits for the full one
+        assert collector.young_collections == 0
+        del keep
+        collector.collect_full()
+        assert ref() is None
+    finally:
+        collector.stop()
+
+
 def test_bad_schedules_are_refused() -> None:
     with pytest.raises(ValueError, match="young_every"):
-        ScheduledCollector(young_every=0)
+        ScheduledCollector(young_every=-1)
     with pytest.raises(ValueError, match="full_every"):
         ScheduledCollector(full_every=-1)
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("[gc]\nyoung_every = 0\n", "gc.young_every: must be positive"),
+    ("[gc]\nyoung_every = -0.1\n", "gc.young_every: must be 0 (never) or positive"),
     ("[gc]\nfull_every = -5\n", "gc.full_every: must be 0 (never) or positive"),
 ])
 def test_config_refuses_bad_gc_settings(tmp_path: Path, text: str, message: str) -> None:
@@ -106,5 +124,5 @@ def test_config_refuses_bad_gc_settings(tmp_path: Path, text: str, message: str)
 
 def test_config_defaults() -> None:
     config = load_config(None)
-    assert config.gc.young_every == 0.1
+    assert config.gc.young_every == 0.0
     assert config.gc.full_every == 600.0
