@@ -25,6 +25,7 @@ from typing import cast
 from coreswitch.esl.errors import AccessDenied, ConnectionLost, ProtocolError
 from coreswitch.esl.frame import Frame, FrameParser
 from coreswitch.esl.names import EVENT_CONTENT_TYPES, ContentType
+from coreswitch.eventloop import OnOneLoop
 
 log = logging.getLogger("coreswitch.esl")
 
@@ -43,7 +44,7 @@ def _summary(data: bytes) -> str:
     return data.split(b"\n", 1)[0].decode("utf-8", "replace")[:80]
 
 
-class Connection(asyncio.Protocol):
+class Connection(OnOneLoop, asyncio.Protocol):
     """The transport-level half of an ESL peer (inbound client or outbound session)."""
 
     def __init__(
@@ -63,7 +64,7 @@ class Connection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None  # the earliest reply deadline
         self._transport: asyncio.Transport | None = None
         self._paused = False
-        loop = asyncio.get_running_loop()
+        loop = self.running_loop
         self.ready: asyncio.Future[None] = loop.create_future()  # set by connection_made
         self.auth_request: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -161,7 +162,7 @@ class Connection(asyncio.Protocol):
         if not self.is_open or self._transport is None:
             raise self.error if isinstance(self.error, ConnectionLost) else ConnectionLost(
                 "ESL connection is not open")
-        loop = asyncio.get_running_loop()
+        loop = self.running_loop
         fut: asyncio.Future[Frame] = loop.create_future()
         if timeout is None:
             self._replies.append((data, fut, math.inf, math.inf))
@@ -182,7 +183,7 @@ class Connection(asyncio.Protocol):
     def _expire(self) -> None:
         """Fail the commands whose reply is overdue; re-arm for the next deadline."""
         self._timer = None
-        loop = asyncio.get_running_loop()
+        loop = self.running_loop
         now = loop.time()
         following = math.inf
         for data, fut, deadline, timeout in self._replies:
@@ -213,7 +214,7 @@ class Connection(asyncio.Protocol):
         """Write a command whose reply nobody awaits (its FIFO slot is still kept)."""
         if self._transport is None or not self.is_open:
             raise ConnectionLost("ESL connection is not open")
-        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Frame] = self.running_loop.create_future()
         fut.cancel()
         self._replies.append((data, fut, math.inf, math.inf))
         self._transport.write(data)

@@ -37,6 +37,7 @@ from coreswitch.esl.errors import ChannelGone, ChannelGoneRefused, CommandError,
 from coreswitch.esl.event import Event
 from coreswitch.esl.frame import Frame
 from coreswitch.esl.names import EventName
+from coreswitch.eventloop import OnOneLoop
 
 log = logging.getLogger("coreswitch.esl")
 
@@ -86,7 +87,7 @@ class _UuidSource:
 new_uuid = _UuidSource()
 
 
-class EslPeer:
+class EslPeer(OnOneLoop):
     """What both connection modes share: commands, jobs, executes and event delivery."""
 
     def __init__(self, *, command_timeout: float = 30.0, inbox_limit: int = 4096,
@@ -178,7 +179,7 @@ class EslPeer:
                     check: bool = True) -> str:
         """Run an API command in the background; return the body of its ``BACKGROUND_JOB``."""
         job = new_uuid()
-        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Event] = self.running_loop.create_future()
         self._jobs[job] = fut
         try:
             await self.command(cmd.bgapi(command, args, job), timeout=timeout)
@@ -235,7 +236,7 @@ class EslPeer:
         data = [cmd.execute(None if outbound else channel, app, arg,
                             event_uuid=event_uuid, event_lock=event_lock)
                 for (app, arg), event_uuid in zip(apps, event_uuids, strict=True)]
-        loop = asyncio.get_running_loop()
+        loop = self.running_loop
         pending = self._executes.get(channel)
         if pending is None:
             pending = self._executes[channel] = {}

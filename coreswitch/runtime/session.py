@@ -50,6 +50,7 @@ from coreswitch.esl.errors import ChannelGone, CommandError, ConnectionLost
 from coreswitch.esl.event import Event
 from coreswitch.esl.names import EventName
 from coreswitch.esl.peer import EslPeer
+from coreswitch.eventloop import OnOneLoop
 
 log = logging.getLogger("coreswitch.runtime")
 
@@ -109,7 +110,7 @@ class BridgeResult:
     cause: str  # FreeSWITCH's originate/bridge disposition, e.g. SUCCESS, NO_ANSWER, USER_BUSY
 
 
-class CallSession:
+class CallSession(OnOneLoop):
     """One live call. ``outbound`` is True when ``peer`` is the call's own outbound socket."""
 
     def __init__(self, peer: EslPeer, uuid: str, *, outbound: bool = True) -> None:
@@ -155,7 +156,7 @@ class CallSession:
         if swallow is None:
             return False
         terminators, deadline = swallow
-        return digit in terminators and asyncio.get_running_loop().time() <= deadline
+        return digit in terminators and self.running_loop.time() <= deadline
 
     def _mark_hung_up(self, cause: str) -> None:
         if self.hangup_cause is None:
@@ -269,7 +270,7 @@ class CallSession:
         try:
             if barge and not self._digits and not playing.done():
                 # Wait for the prompt's end or a key (or the hangup): one future, no tasks.
-                waiter = self._digit_waiter = asyncio.get_running_loop().create_future()
+                waiter = self._digit_waiter = self.running_loop.create_future()
                 playing.add_done_callback(lambda _: _resolve(waiter))
                 try:
                     await waiter
@@ -280,7 +281,7 @@ class CallSession:
                 # A key in `terminators`: FreeSWITCH stopped the prompt, its completion is on
                 # the way. Any other key: the session stops it.
                 stopped = (self._digits[0] in terminators
-                           and await _settles(playing, BREAK_AFTER))
+                           and await _settles(self.running_loop, playing, BREAK_AFTER))
                 if not stopped and not playing.done() and self.hangup_cause is None:
                     with contextlib.suppress(CommandError, ConnectionLost, TimeoutError):
                         await self.peer.api("uuid_break", self.uuid, check=False)
@@ -295,7 +296,7 @@ class CallSession:
     def _barge_keys(self) -> str:
         """The keys a ``barge`` prompt stops at now: not a terminator being swallowed."""
         swallow = self._swallow
-        if swallow is None or asyncio.get_running_loop().time() > swallow[1]:
+        if swallow is None or self.running_loop.time() > swallow[1]:
             return BARGE_KEYS
         return "".join(k for k in BARGE_KEYS if k not in swallow[0]) or "none"
 
@@ -305,7 +306,7 @@ class CallSession:
             return True
         if self.hangup_cause is not None:
             return False
-        waiter = self._digit_waiter = asyncio.get_running_loop().create_future()
+        waiter = self._digit_waiter = self.running_loop.create_future()
         try:
             async with asyncio.timeout(timeout):
                 await waiter
@@ -351,7 +352,7 @@ class CallSession:
             if self._digits[0] in terminators:
                 self._digits.popleft()
             return
-        self._swallow = (terminators, asyncio.get_running_loop().time() + inter_digit)
+        self._swallow = (terminators, self.running_loop.time() + inter_digit)
 
     async def record(self, path: str, *, max_seconds: int, silence_seconds: int = 3,
                      terminators: str = "#") -> Event:
@@ -388,7 +389,7 @@ class CallSession:
         ACD must know at once who answered. Call it before starting the bridge."""
         waiter = self._bridge_waiter
         if waiter is None or waiter.done():
-            waiter = self._bridge_waiter = asyncio.get_running_loop().create_future()
+            waiter = self._bridge_waiter = self.running_loop.create_future()
         return waiter
 
     async def stop_media(self) -> None:
@@ -429,12 +430,13 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def _settles(future: asyncio.Future[Event], seconds: float) -> bool:
+async def _settles(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Event],
+                   seconds: float) -> bool:
     """Wait up to ``seconds`` for ``future`` to be done (never cancelling it); True if it is."""
     if not future.done():
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = loop.create_future()
         future.add_done_callback(lambda _: _resolve(waiter))
-        timer = asyncio.get_running_loop().call_later(seconds, _resolve, waiter)
+        timer = loop.call_later(seconds, _resolve, waiter)
         try:
             await waiter
         finally:

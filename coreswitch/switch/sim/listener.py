@@ -35,6 +35,7 @@ from coreswitch.esl.names import MYEVENTS, EventName
 from coreswitch.switch.sim import api, wire
 from coreswitch.switch.sim.channel import Channel, Message
 from coreswitch.switch.sim.core import SwitchCore
+from coreswitch.switch.sim.signals import Signal
 from coreswitch.switch.sim.wire import Command, SimEvent
 
 log = logging.getLogger("coreswitch.switch.sim")
@@ -67,7 +68,7 @@ class Listener(asyncio.Protocol):
         self._out: list[bytes] = []  # written, not yet flushed to the transport
         self._parser = wire.CommandParser()
         self._queue: deque[Command] = deque()
-        self._wake = asyncio.Event()
+        self._wake = Signal()
         self._transport: asyncio.Transport | None = None
         self._worker: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()

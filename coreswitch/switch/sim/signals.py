@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Literal
+
+from coreswitch.eventloop import OnOneLoop
 
 
-class Signal(asyncio.Event):
+class Signal(OnOneLoop, asyncio.Event):
     """An :class:`asyncio.Event` that also resolves the futures :func:`first_of` hands it, with
-    itself as the result (who fired first)."""
+    itself as the result (who fired first); :meth:`wait` looks its loop up once."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -27,6 +30,17 @@ class Signal(asyncio.Event):
         for fut in watchers:
             if not fut.done():
                 fut.set_result(self)
+
+    async def wait(self) -> Literal[True]:
+        if self.is_set():
+            return True
+        fut: asyncio.Future[Signal | None] = self.running_loop.create_future()
+        self._watchers.append(fut)
+        try:
+            await fut
+        finally:
+            self.unwatch(fut)
+        return True
 
     def watch(self, fut: asyncio.Future[Signal | None]) -> None:
         """Resolve ``fut`` (with this signal) when it is next set."""
@@ -52,7 +66,7 @@ async def first_of(signals: Sequence[Signal], timeout: float | None = None) -> s
     already = {s for s in signals if s.is_set()}
     if already:
         return already
-    loop = asyncio.get_running_loop()
+    loop = signals[0].running_loop if signals else asyncio.get_running_loop()
     fut: asyncio.Future[Signal | None] = loop.create_future()
     for s in signals:
         s.watch(fut)
