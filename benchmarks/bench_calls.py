@@ -44,6 +44,7 @@ from calls.harness import (
     listen_overflows,
     progress,
     rss_kib,
+    settle,
     start_profiler,
     stop_profiler,
 )
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         placed += warm["uuids"]
         if warm["ok"] != args.warmup:
             problems.append(f"warm-up: {warm['ok']}/{args.warmup} calls ok {warm['causes']}")
-        time.sleep(1.0)  # let the last records and sockets settle before the baseline
+        settle([rig.serve_pid, rig.sim_pid])  # the last records and sockets, then the baseline
 
         sim_cpu = warm["sim_cpu_s"]
         peak = 0
@@ -120,7 +121,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             sim_cpu = hung["sim_cpu_s"]
             if hung["left"]:
                 problems.append(f"hold: {hung['left']} calls not ended after the hangup")
-            time.sleep(1.0)
+            waited = settle([rig.serve_pid, rig.sim_pid])
+            progress(f"  hung up; serve and the switch quiet after {waited:.1f} s")
 
         progress(f"rate: {args.rate:g} calls/s for {args.duration:g} s "
                  f"(load {_load()})...")

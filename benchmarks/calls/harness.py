@@ -64,6 +64,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pids: list[int], *, idle: float = 0.05, period: float = 0.5,
+           limit: float = 30.0) -> float:
+    """Wait (at most ``limit`` s) until every process in ``pids`` uses less than ``idle`` of a
+    core over ``period`` s — the previous phase's tail (call records being written, sockets
+    closing) done, so a phase starts on quiet processes. Returns the seconds waited."""
+    started = time.monotonic()
+    before = [cpu_seconds(pid) for pid in pids]
+    while time.monotonic() - started < limit:
+        time.sleep(period)  # sampling CPU time: a measurement interval, not a race
+        after = [cpu_seconds(pid) for pid in pids]
+        if all(b - a < idle * period for a, b in zip(before, after, strict=True)):
+            break
+        before = after
+    return time.monotonic() - started
+
+
 def listen_overflows() -> int:
     """The kernel's count of connections dropped because a listen queue was full (all
     sockets of the machine: TcpExt ListenOverflows)."""
@@ -282,6 +298,11 @@ recordings_dir = "{self.workdir / 'recordings'}"
     def serve_pid(self) -> int:
         assert self.serve is not None
         return self.serve.pid
+
+    @property
+    def sim_pid(self) -> int:
+        assert self.sim is not None
+        return self.sim.pid
 
     def get(self, path: str, timeout: float = 10.0) -> Any:
         req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}",
