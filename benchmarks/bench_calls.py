@@ -41,11 +41,13 @@ from calls.harness import (
     Rig,
     call_records,
     cpu_seconds,
+    cpu_ticks,
     listen_overflows,
     progress,
     rss_kib,
     settle,
     start_profiler,
+    steal_percent,
     stop_profiler,
 )
 
@@ -130,12 +132,14 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         profiler = start_profiler(args.profile, rig.serve_pid) if args.profile else None
         cpu0 = cpu_seconds(rig.serve_pid)
         overflows0 = listen_overflows()
+        ticks0 = cpu_ticks()
         wall0 = time.monotonic()
         rated = rig.phase({"cmd": "place", "calls": n, "rate": args.rate,
                            "script": RATE_SCRIPT, "uuids": True, "ani": 13900000000})
         serve_cpu = cpu_seconds(rig.serve_pid) - cpu0
         wall = time.monotonic() - wall0
         overflows = listen_overflows() - overflows0
+        steal = steal_percent(ticks0, cpu_ticks())
         if profiler is not None:
             stop_profiler(profiler, args.profile)
         placed += rated["uuids"]
@@ -153,7 +157,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                  f"switch {sim_cpu:.1f} s ({sim_cpu / max(1, n) * 1e3:.2f} ms/call) over "
                  f"{wall:.1f} s; {rated['events'] / max(1, n):.0f} switch events per call; "
                  f"listen-queue overflows (kernel, whole machine) {overflows}; "
-                 f"load {_load()}")
+                 f"CPU stolen by the hypervisor {steal:.1f} %; load {_load()}")
         if rated["ok"] != n:
             problems.append(f"rate: {n - rated['ok']} of {n} calls failed {rated['causes']}")
         if rated["timed_out"]:

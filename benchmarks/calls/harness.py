@@ -80,6 +80,18 @@ def settle(pids: list[int], *, idle: float = 0.05, period: float = 0.5,
     return time.monotonic() - started
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """The whole machine's (steal, total) CPU ticks so far (/proc/stat): the time the
+    hypervisor gave this VM's CPUs to someone else shows in steal."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (fields[7] if len(fields) > 7 else 0), sum(fields)
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
+
+
 def listen_overflows() -> int:
     """The kernel's count of connections dropped because a listen queue was full (all
     sockets of the machine: TcpExt ListenOverflows)."""

@@ -17,12 +17,13 @@ line on stdout:
 
 What is measured, all on this process's ``time.perf_counter()``:
 
-* **DTMF → next media command**: when the switch has written a DTMF event to the controller's
-  sockets (right after ``SwitchCore.dtmf`` fired it) until the next ``sendmsg`` that executes a
-  media application (``playback``, ``speak``, ``play_and_get_digits``, ``read``, ``record``) is
-  read from that call's outbound socket (timestamped in ``data_received``, before the switch
-  runs it). The controller's whole reaction is inside: decoding the event, the flow's turn, any
-  ``uuid_break`` round trip to stop the prompt, the next command.
+* **DTMF → next media command**: when the switch has written a DTMF event to the call's socket
+  (timestamped in ``TimedListener.flush``; the completion of the prompt the key stopped goes in
+  the same write) until the next ``sendmsg`` that executes a media application (``playback``,
+  ``speak``, ``play_and_get_digits``, ``read``, ``record``) is read from that socket
+  (timestamped in ``data_received``, before the switch runs it). The controller's whole reaction
+  is inside: decoding the events, the flow's turn, a ``uuid_break`` round trip if it needed one,
+  the next command.
 * **setup**: channel created (the ``socket`` application starts connecting) → the first media
   command of the call.
 
@@ -77,6 +78,7 @@ class Track:
     media: int = 0
     first_media: float = 0.0
     dtmf_at: float = 0.0  # the last DTMF not yet followed by a media command
+    dtmf_pending: bool = False  # a key pressed, its DTMF event not yet written
     held: float = 0.0
     in_flow: bool = False  # counted in State.in_flow
     caller_hung_up: bool = False  # the caller's script ended the call itself
@@ -129,18 +131,6 @@ class _Index(set[Callable[[SimEvent], None]]):
         if channel is not None and self.bound.get(channel.uuid) == deliver:
             del self.bound[channel.uuid]
         self.unbound.discard(deliver)
-
-
-def flush_events(bus: EventBus, uuid: str) -> None:
-    """Write out now what the listeners that get channel ``uuid``'s events have queued (they
-    flush once per loop turn otherwise), so a timestamp taken next is after the write."""
-    index = bus.listeners
-    if not isinstance(index, _Index):
-        return
-    for deliver in [index.bound.get(uuid), *index.unbound]:
-        listener = getattr(deliver, "__self__", None)
-        if isinstance(listener, Listener):
-            listener.flush()
 
 
 class IndexedBus(EventBus):
@@ -205,6 +195,19 @@ class TimedListener(Listener):
                 HOLD_PATHS.add(path)
         self.commands.clear()  # nothing keeps them: thousands of calls
 
+    def flush(self) -> None:
+        """Write out what is queued; a pressed key's DTMF event is in the controller's socket
+        from now. The prompt the key stopped ran before this flush in the same loop turn (the
+        key woke it before its event was queued), so its completion goes in the same write — as
+        FreeSWITCH sends both within microseconds."""
+        wrote = bool(self._out)
+        super().flush()
+        ch = self.channel
+        track = STATE.tracks.get(ch.uuid) if wrote and ch is not None else None
+        if track is not None and track.dtmf_pending:
+            track.dtmf_pending = False
+            track.dtmf_at = now()
+
 
 HOLD_PATHS: set[str] = set()
 
@@ -248,8 +251,7 @@ async def play_script(sw: SimSwitch, ch: Channel, track: Track,
     core = sw.core
 
     def key_sent() -> None:
-        flush_events(core.bus, ch.uuid)
-        track.dtmf_at = now()  # the event is in the controller's socket
+        track.dtmf_pending = True  # timed when the listener writes it (TimedListener.flush)
 
     outcome = await caller_mod.run(core, ch, steps, after_key=key_sent)
     track.script_ok = outcome != "call_ended"
