@@ -46,9 +46,11 @@ from calls.harness import (
     Rig,
     call_records,
     cpu_seconds,
+    cpu_ticks,
     percentile,
     progress,
     start_profiler,
+    steal_percent,
     stop_profiler,
 )
 
@@ -187,6 +189,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                  f"every {args.interval:g} s from {args.lead:g} s in (load {_load()})...")
         publisher = Publisher(rig, sequence, args.interval, args.lead)
         cpu0 = cpu_seconds(rig.serve_pid)
+        ticks0 = cpu_ticks()
         profiler = start_profiler(args.profile, rig.serve_pid) if args.profile else None
         publisher.start()
         try:
@@ -196,6 +199,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
             publisher.stop.set()
             publisher.join(timeout=120)
         serve_cpu = cpu_seconds(rig.serve_pid) - cpu0
+        steal = steal_percent(ticks0, cpu_ticks())
         if profiler is not None:
             stop_profiler(profiler, args.profile)
         if publisher.error is not None:
@@ -203,7 +207,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         progress(f"  {result['set_up']}/{n} calls set up, {result['ok']} ok {result['causes']}; "
                  f"setup p99 {_fmt(result['setup_p99_ms'])} ms, DTMF→media p99 "
                  f"{_fmt(result['dtmf_p99_ms'])} ms; peak {result['peak_channels']} up; "
-                 f"serve CPU {serve_cpu:.1f} s; load {_load()}")
+                 f"serve CPU {serve_cpu:.1f} s; CPU stolen by the hypervisor {steal:.1f} %; "
+                 f"load {_load()}")
         code = rig.stop_serve()
         if code != 0:
             problems.append(f"serve exited {code}: {rig.serve_tail(600)}")
