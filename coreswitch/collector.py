@@ -1,4 +1,4 @@
-"""The cyclic garbage collector of a long-running process (``serve``, ``sim``), on a schedule.
+"""The cyclic garbage collector of ``coreswitch serve``, on a schedule.
 
 CPython starts a collection when the number of container objects *alive* has grown by a
 threshold since the last one. A process holding thousands of calls breaks that rule twice:
