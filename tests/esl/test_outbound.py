@@ -44,13 +44,15 @@ class Dialer:
         assert command.line == line
         return command
 
+    async def expect_handshake(self, linger: int) -> None:
+        """The handshake's commands, which coreswitch sends in one write before any reply."""
+        for line in ("connect", "myevents json", f"linger {linger}"):
+            await self.expect(line)
+
     async def handshake(self, linger: int) -> None:
-        await self.expect("connect")
-        self.writer.write(CONNECT_REPLY)
-        await self.expect("myevents json")
-        self.writer.write(reply_frame("+OK Events Enabled"))
-        await self.expect(f"linger {linger}")
-        self.writer.write(reply_frame(f"+OK will linger {linger} seconds"))
+        await self.expect_handshake(linger)
+        self.writer.write(CONNECT_REPLY + reply_frame("+OK Events Enabled")
+                          + reply_frame(f"+OK will linger {linger} seconds"))
 
     async def closed_by_peer(self) -> bool:
         return await asyncio.wait_for(self.reader.read(), 5) == b""
@@ -148,9 +150,7 @@ async def test_a_connect_reply_without_a_channel_fails_the_session_cleanly(
     server, script = sessions
     fs = await Dialer.dial(server.port)
     try:
-        await fs.expect("connect")
-        await fs.expect("myevents json")  # sent with connect, in one write
-        await fs.expect("linger 7")
+        await fs.expect_handshake(7)  # sent in one write, before any reply
         fs.writer.write(reply_frame("+OK"))  # no channel data at all
         fs.writer.write(reply_frame("+OK Events Enabled")
                         + reply_frame("+OK will linger 7 seconds"))
@@ -192,9 +192,7 @@ async def test_events_the_handler_does_not_use_are_nixed_in_the_same_round_trip(
     await server.start()
     fs = await Dialer.dial(server.port)
     try:
-        await fs.expect("connect")  # the four commands arrive before any reply is sent
-        await fs.expect("myevents json")
-        await fs.expect("linger 7")
+        await fs.expect_handshake(7)  # sent in one write, before any reply
         nix = await fs.expect(f"nixevent {' '.join(sorted(MYEVENTS - used))}")
         assert {"CHANNEL_EXECUTE", "CHANNEL_STATE"} <= set(nix.line.split()[1:])
         fs.writer.write(CONNECT_REPLY + reply_frame("+OK Events Enabled")
@@ -215,9 +213,7 @@ async def test_a_refused_myevents_fails_the_session(
     server, script = sessions
     fs = await Dialer.dial(server.port)
     try:
-        await fs.expect("connect")
-        await fs.expect("myevents json")
-        await fs.expect("linger 7")
+        await fs.expect_handshake(7)  # sent in one write, before any reply
         fs.writer.write(CONNECT_REPLY + reply_frame("-ERR aready enabled.")
                         + reply_frame("+OK will linger 7 seconds"))
         await fs.expect("exit")  # the handler never ran; back to the dialplan

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -133,19 +133,22 @@ class Variables:
 
     def encoded_json(self) -> Iterable[bytes]:
         """Every variable as a JSON member, in order (kept up to date from now on)."""
-        if self._stale:
-            self._refresh()
-        if self._json is None:
-            self._json = {k: json_item(f"variable_{k}", v) for k, v in self._values.items()}
+        self._json = self._encoded(self._json, json_item)
         return self._json.values()
 
     def encoded_plain(self) -> Iterable[bytes]:
         """Every variable as a plain header line, in order (kept up to date from now on)."""
+        self._plain = self._encoded(self._plain, plain_item)
+        return self._plain.values()
+
+    def _encoded(self, cache: dict[str, bytes] | None,
+                 item: Callable[[str, str], bytes]) -> dict[str, bytes]:
+        """``cache`` brought up to date, or made with ``item`` if there is none yet."""
         if self._stale:
             self._refresh()
-        if self._plain is None:
-            self._plain = {k: plain_item(f"variable_{k}", v) for k, v in self._values.items()}
-        return self._plain.values()
+        if cache is None:
+            cache = {k: item(f"variable_{k}", v) for k, v in self._values.items()}
+        return cache
 
 
 class VariableHeaders(Headers):
