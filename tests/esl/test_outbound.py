@@ -54,6 +54,12 @@ class Dialer:
         self.writer.write(CONNECT_REPLY + reply_frame("+OK Events Enabled")
                           + reply_frame(f"+OK will linger {linger} seconds"))
 
+    async def goodbye(self) -> None:
+        """coreswitch ends the session with ``exit``: answer it and see the socket close."""
+        await self.expect("exit")
+        self.writer.write(reply_frame("+OK bye"))
+        assert await self.closed_by_peer()
+
     async def closed_by_peer(self) -> bool:
         return await asyncio.wait_for(self.reader.read(), 5) == b""
 
@@ -116,9 +122,7 @@ async def test_a_failing_handler_exits_without_hanging_up(
         await fs.handshake(linger=7)
         await script.session()
         await script.actions.put(RuntimeError("flow bug"))
-        await fs.expect("exit")  # not `sendmsg` hangup: the dialplan's fallback runs
-        fs.writer.write(reply_frame("+OK bye"))
-        assert await fs.closed_by_peer()
+        await fs.goodbye()  # not `sendmsg` hangup: the dialplan's fallback runs
         assert [c.line for c in fs.commands] == ["connect", "myevents json", "linger 7", "exit"]
     finally:
         await fs.close()
@@ -141,24 +145,6 @@ async def test_linger_and_disconnect_notices(
         fs.writer.write(disconnect_frame("disconnect"))
         await asyncio.wait_for(session.disconnected.wait(), 5)
         await script.actions.put(None)
-    finally:
-        await fs.close()
-
-
-async def test_a_connect_reply_without_a_channel_fails_the_session_cleanly(
-        sessions: tuple[OutboundServer, Script]) -> None:
-    server, script = sessions
-    fs = await Dialer.dial(server.port)
-    try:
-        await fs.expect_handshake(7)  # sent in one write, before any reply
-        fs.writer.write(reply_frame("+OK"))  # no channel data at all
-        fs.writer.write(reply_frame("+OK Events Enabled")
-                        + reply_frame("+OK will linger 7 seconds"))
-        await fs.expect("exit")
-        fs.writer.write(reply_frame("+OK bye"))
-        assert await fs.closed_by_peer()
-        assert script.sessions.empty()  # the handler never ran
-        assert not server.sessions
     finally:
         await fs.close()
 
@@ -200,26 +186,28 @@ async def test_events_the_handler_does_not_use_are_nixed_in_the_same_round_trip(
         session = await script.session()
         assert session.uuid == CALL
         await script.actions.put(None)
-        await fs.expect("exit")
-        fs.writer.write(reply_frame("+OK bye"))
-        assert await fs.closed_by_peer()
+        await fs.goodbye()
     finally:
         await fs.close()
         await server.close()
 
 
-async def test_a_refused_myevents_fails_the_session(
-        sessions: tuple[OutboundServer, Script]) -> None:
+@pytest.mark.parametrize("replies", [
+    # no channel data at all in the connect reply
+    reply_frame("+OK") + reply_frame("+OK Events Enabled")
+    + reply_frame("+OK will linger 7 seconds"),
+    CONNECT_REPLY + reply_frame("-ERR aready enabled.") + reply_frame("+OK will linger 7 seconds"),
+], ids=["connect-without-channel", "myevents-refused"])
+async def test_a_failed_handshake_ends_the_session_cleanly(
+        sessions: tuple[OutboundServer, Script], replies: bytes) -> None:
     server, script = sessions
     fs = await Dialer.dial(server.port)
     try:
         await fs.expect_handshake(7)  # sent in one write, before any reply
-        fs.writer.write(CONNECT_REPLY + reply_frame("-ERR aready enabled.")
-                        + reply_frame("+OK will linger 7 seconds"))
-        await fs.expect("exit")  # the handler never ran; back to the dialplan
-        fs.writer.write(reply_frame("+OK bye"))
-        assert await fs.closed_by_peer()
-        assert script.sessions.empty()
+        fs.writer.write(replies)
+        await fs.goodbye()  # back to the dialplan
+        assert script.sessions.empty()  # the handler never ran
+        assert not server.sessions
     finally:
         await fs.close()
 
