@@ -130,6 +130,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                  f"(load {_load()})...")
         n = int(args.rate * args.duration)
         profiler = start_profiler(args.profile, rig.serve_pid) if args.profile else None
+        sim_profiler = (start_profiler(args.profile_switch, rig.sim_pid)
+                        if args.profile_switch else None)
         cpu0 = cpu_seconds(rig.serve_pid)
         overflows0 = listen_overflows()
         ticks0 = cpu_ticks()
@@ -142,6 +144,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         steal = steal_percent(ticks0, cpu_ticks())
         if profiler is not None:
             stop_profiler(profiler, args.profile)
+        if sim_profiler is not None:
+            stop_profiler(sim_profiler, args.profile_switch)
         placed += rated["uuids"]
         setups = rated["set_up"] / rated["setup_span_s"] if rated["setup_span_s"] > 0 else 0.0
         peak = max(peak, int(rated["peak_in_flow"]))
@@ -223,6 +227,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", default="", metavar="FILE",
                         help="sample serve with py-spy during the rate phase into FILE "
                              "(raw collapsed stacks; speedscope if FILE ends in .json)")
+    parser.add_argument("--profile-switch", default="", metavar="FILE",
+                        help="the same for the simulated switch's process")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 40 calls/s for 2 s, 50 held for 1 s")
     args = parser.parse_args(argv)

@@ -104,7 +104,7 @@ def listen_overflows() -> int:
 
 
 def start_profiler(out: str, pid: int) -> subprocess.Popen[bytes]:
-    """py-spy (from the bench venv, or PATH) sampling serve during the rate phase."""
+    """py-spy (from the bench venv, or PATH) sampling process `pid` during the rate phase."""
     spy = BENCH_VENV / "bin" / "py-spy"
     exe = str(spy) if spy.exists() else (shutil.which("py-spy") or "")
     if not exe:
@@ -123,7 +123,7 @@ def stop_profiler(proc: subprocess.Popen[bytes], out: str) -> None:
         proc.kill()
         proc.communicate()
         err = b""
-    progress(f"  profile of serve written to {out} "
+    progress(f"  profile written to {out} "
              f"({err.decode(errors='replace').strip().splitlines()[-1:] or ''})")
 
 

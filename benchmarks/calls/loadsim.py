@@ -342,10 +342,17 @@ async def phase_place(sw: SimSwitch, sampler: Sampler, spec: dict[str, Any],
     placed_end = now()
     deadline = placed_end + timeout
 
+    holding = STATE.hold_prompt is not None
+    first_open = 0  # tracks before it are settled (settling is for good): one pass in all
+
     def done() -> bool:
-        if STATE.hold_prompt is not None:
-            return all(t.held or t.ended for t in tracks)
-        return all(t.ended for t in tracks)
+        nonlocal first_open
+        while first_open < len(tracks):
+            t = tracks[first_open]
+            if not (t.ended or (holding and t.held)):
+                return False
+            first_open += 1
+        return True
 
     await STATE.until(done, deadline)
     finished = now()
