@@ -55,3 +55,7 @@ class OnOneLoop:
         if loop is None:
             loop = self._loop_seen = asyncio.get_running_loop()
         return loop
+
+    def on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Say which loop the object will run on (when its creator knows; saves the look-up)."""
+        self._loop_seen = loop

@@ -60,7 +60,7 @@ from coreswitch.switch.sim import caller as caller_mod
 from coreswitch.switch.sim import outbound as outbound_mod
 from coreswitch.switch.sim.channel import Channel
 from coreswitch.switch.sim.core import MediaTiming
-from coreswitch.switch.sim.events import EventBus, may_want
+from coreswitch.switch.sim.events import EventBus
 from coreswitch.switch.sim.listener import Listener
 from coreswitch.switch.sim.switch import SimSwitch
 from coreswitch.switch.sim.wire import Command, SimEvent
@@ -109,58 +109,66 @@ class State:
 STATE: State
 
 
+#: A listener's ``may_want(name, uuid)``.
+Probe = Callable[[str, "str | None"], bool]
+
+
 class _Index(set[Callable[[SimEvent], None]]):
-    """``EventBus.listeners`` indexed by the channel an outbound listener controls."""
+    """``EventBus.listeners`` indexed by the channel an outbound listener controls, each with
+    its ``may_want`` probe (looked up once, not per event)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.bound: dict[str, Callable[[SimEvent], None]] = {}
-        self.unbound: set[Callable[[SimEvent], None]] = set()
+        self.bound: dict[str, tuple[Callable[[SimEvent], None], Probe | None]] = {}
+        self.unbound: dict[Callable[[SimEvent], None], Probe | None] = {}
 
     def add(self, deliver: Callable[[SimEvent], None]) -> None:
         super().add(deliver)
-        channel = getattr(getattr(deliver, "__self__", None), "channel", None)
+        owner = getattr(deliver, "__self__", None)
+        channel = getattr(owner, "channel", None)
+        probe = getattr(owner, "may_want", None)
         if channel is not None:
-            self.bound[channel.uuid] = deliver
+            self.bound[channel.uuid] = (deliver, probe)
         else:
-            self.unbound.add(deliver)
+            self.unbound[deliver] = probe
 
     def discard(self, deliver: Callable[[SimEvent], None]) -> None:
         super().discard(deliver)
         channel = getattr(getattr(deliver, "__self__", None), "channel", None)
-        if channel is not None and self.bound.get(channel.uuid) == deliver:
-            del self.bound[channel.uuid]
-        self.unbound.discard(deliver)
+        if channel is not None:
+            entry = self.bound.get(channel.uuid)
+            if entry is not None and entry[0] == deliver:
+                del self.bound[channel.uuid]
+        self.unbound.pop(deliver, None)
 
 
 class IndexedBus(EventBus):
     def __init__(self) -> None:
         super().__init__()
-        self.listeners = _Index()
+        self.listeners = self.index = _Index()
 
     def fire(self, event: SimEvent) -> None:
         self.fired += 1
-        index = self.listeners
-        assert isinstance(index, _Index)
-        uuid = event.get("Unique-ID")
-        for deliver in list(index.unbound):
-            deliver(event)
-        bound = index.bound.get(uuid)
-        if bound is not None:
-            bound(event)
-        for observer in list(self._observers):
-            observer(event)
+        index = self.index
+        if index.unbound:
+            for deliver in list(index.unbound):
+                deliver(event)
+        entry = index.bound.get(event.get("Unique-ID"))
+        if entry is not None:
+            entry[0](event)
+        if self._observers:
+            for observer in list(self._observers):
+                observer(event)
 
     def interested(self, name: str, uuid: str | None) -> bool:
-        index = self.listeners
-        assert isinstance(index, _Index)
         if self._observers:
             return True
-        for deliver in index.unbound:
-            if may_want(deliver, name, uuid):
+        index = self.index
+        for probe in index.unbound.values():
+            if probe is None or probe(name, uuid):
                 return True
-        bound = index.bound.get(uuid) if uuid else None
-        return bound is not None and may_want(bound, name, uuid)
+        entry = index.bound.get(uuid) if uuid else None
+        return entry is not None and (entry[1] is None or entry[1](name, uuid))
 
 
 class TimedListener(Listener):

@@ -293,11 +293,20 @@ class Channel:
     def poke(self) -> None:
         self.wakeup.set()
 
+    def on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop the channel lives on: its signals need not look it up."""
+        for signal in (self.wakeup, self.prompt_signal, self.answered, self.controlled,
+                       self.dtmf_arrived, self.hungup, self.destroyed, self.break_media,
+                       self.released):
+            signal.on_loop(loop)
+
     def prompt_started(self, what: str = "") -> None:
         """A prompt begins: a file (its path) or speech (``say:`` and the text)."""
         self.prompts.append(what)
         self.prompts_started += 1
         signal, self.prompt_signal = self.prompt_signal, Signal()
+        if signal._loop_seen is not None:
+            self.prompt_signal.on_loop(signal._loop_seen)
         signal.set()
 
     def add_dtmf(self, digit: str) -> None:

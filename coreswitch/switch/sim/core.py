@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from coreswitch.esl.names import EventName
+from coreswitch.eventloop import OnOneLoop
 from coreswitch.switch.sim.apps import run_app
 from coreswitch.switch.sim.bridge import bridge_legs
 from coreswitch.switch.sim.channel import (
@@ -78,7 +80,7 @@ class MediaTiming:
         return max(self.tts_min, len(text) / self.tts_chars_per_second)
 
 
-class SwitchCore:
+class SwitchCore(OnOneLoop):
     """Channels, their lifecycle, and firing their events."""
 
     def __init__(self, clock: SimClock, *, hostname: str = "sim",
@@ -91,7 +93,7 @@ class SwitchCore:
         self.channels: dict[str, Channel] = {}
         self.session_count = 0
         self.peak = 0
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
         self.hostname = hostname
         self.dialplan: dict[str, Route] = {}
         self.default_route: Route = [("park", "")]
@@ -146,6 +148,7 @@ class SwitchCore:
                                   callee_id_number=callee_id_number,
                                   source=source, context=context),
             created_us=self.clock.now_us(), running_state=ChannelState.CS_NONE)
+        ch.on_loop(self.running_loop)
         if name.startswith("loopback/"):
             ch.codec, ch.codec_bit_rate = "L16", "128000"
         ch.hit_dialplan = direction == "inbound"
@@ -168,15 +171,20 @@ class SwitchCore:
         self.peak = max(self.peak, len(self.channels))
         return ch
 
-    def spawn(self, coro: Awaitable[object], name: str) -> asyncio.Task[None]:
-        async def wrap() -> None:
-            await coro
-        task = asyncio.get_running_loop().create_task(wrap(), name=name)
+    def spawn(self, coro: Awaitable[object], name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` as a task the switch keeps (and logs, if it fails)."""
+        if not inspect.iscoroutine(coro):
+            awaitable = coro
+
+            async def wrap() -> object:
+                return await awaitable
+            coro = wrap()
+        task = self.running_loop.create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("simulated switch task %s failed", task.get_name(),

@@ -2,9 +2,11 @@
 
 A :class:`Listener` parses commands with :class:`~.wire.CommandParser` and runs them one after
 another (an ``api originate`` holds up the next command, as on a real switch, while events keep
-flowing). It keeps the connection's subscription — format, event names, ``myevents`` channel,
-filters — and writes each fired event that passes them. Every parsed command is appended to the
-switch's command log, so tests can assert exactly what the switch understood.
+flowing): a command that needs no waiting runs as soon as it is read, unless one that waits
+(``api``) is still ahead of it; those go through a worker task, started when first needed. It
+keeps the connection's subscription — format, event names, ``myevents`` channel, filters — and
+writes each fired event that passes them. Every parsed command is appended to the switch's
+command log, so tests can assert exactly what the switch understood.
 
 Replies (texts from the captures and mod_event_socket.c)::
 
@@ -71,6 +73,7 @@ class Listener(asyncio.Protocol):
         self._wake = Signal()
         self._transport: asyncio.Transport | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._lingering: asyncio.TimerHandle | None = None  # the linger's end, once hung up
         self._jobs: set[asyncio.Task[None]] = set()
 
     # -- transport ----------------------------------------------------------------------------
@@ -84,7 +87,6 @@ class Listener(asyncio.Protocol):
         if self.channel is None:
             stream.write(wire.auth_request())
         self.core.bus.listeners.add(self.deliver)
-        self._worker = asyncio.get_running_loop().create_task(self._work(), name="sim-esl")
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -92,16 +94,26 @@ class Listener(asyncio.Protocol):
         except ValueError:
             self.abort()
             return
+        queue = self._queue
         for command in commands:
             self.command_log.append(command)
             self.commands.append(command)
-            self._queue.append(command)
-        self._wake.set()
+            if queue or (self.authed and command.verb == "api"):
+                queue.append(command)  # waits, or must wait for one that does
+            else:
+                self._run(command)
+        if queue:
+            if self._worker is None:
+                self._worker = self._loop.create_task(self._work(), name="sim-esl")
+            self._wake.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         self._out = []
         self.core.bus.listeners.discard(self.deliver)
+        if self._lingering is not None:
+            self._lingering.cancel()
+            self._lingering = None
         if self._worker is not None:
             # Dropped: the cancelled task's traceback holds _work's frame, which holds this
             # listener — kept, the pair would wait for a full garbage collection.
@@ -164,7 +176,8 @@ class Listener(asyncio.Protocol):
                 self.goodbye()
                 return
             self.write(wire.linger_notice(ch.uuid, ch.name, self.linger))
-            self.core.spawn(self._linger(), f"sim-linger-{ch.uuid}")
+            self._lingering = self._loop.call_later(self.core.clock.real(self.linger),
+                                                    self._linger_over)
         if self.wants(event):
             self.write(event.frame(self.format))
 
@@ -191,29 +204,45 @@ class Listener(asyncio.Protocol):
             return False
         return self.session_uuid is None or uuid == self.session_uuid
 
-    async def _linger(self) -> None:
-        await self.core.clock.sleep(self.linger)
+    def _linger_over(self) -> None:
+        self._lingering = None
         if self.is_open:
             self.goodbye()
 
     # -- commands -----------------------------------------------------------------------------
     async def _work(self) -> None:
+        """Runs queued commands in order; an ``api`` holds up the ones behind it."""
+        queue = self._queue
         while True:
-            if not self._queue:
+            if not queue:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            command = self._queue.popleft()
+            command = queue[0]
             try:
-                await self.handle(command)
+                if self.authed and command.verb == "api":
+                    await self._cmd_api(command, command.rest)
+                else:
+                    self._run(command)
             except Exception:
                 log.exception("simulated switch failed on %r", command.line)
                 self.write(wire.command_reply("-ERR internal error"))
+            finally:
+                if queue and queue[0] is command:
+                    queue.popleft()
+
+    def _run(self, command: Command) -> None:
+        try:
+            self.handle(command)
+        except Exception:
+            log.exception("simulated switch failed on %r", command.line)
+            self.write(wire.command_reply("-ERR internal error"))
 
     def reply(self, text: str, extra: dict[str, str] | None = None) -> None:
         self.write(wire.command_reply(text, extra))
 
-    async def handle(self, command: Command) -> None:
+    def handle(self, command: Command) -> None:
+        """Run a command that needs no waiting (any but ``api``, see :meth:`_work`)."""
         verb, rest = command.verb, command.rest
         if not self.authed:
             if verb == "auth":
@@ -230,12 +259,12 @@ class Listener(asyncio.Protocol):
         if handler is None:
             self.reply("-ERR command not found")
             return
-        await handler(command, rest)
+        handler(command, rest)
 
-    async def _cmd_auth(self, command: Command, rest: str) -> None:
+    def _cmd_auth(self, command: Command, rest: str) -> None:
         self.reply("+OK accepted")
 
-    async def _cmd_connect(self, command: Command, rest: str) -> None:
+    def _cmd_connect(self, command: Command, rest: str) -> None:
         ch = self.channel
         if ch is None:
             self.reply("-ERR command not found")
@@ -246,7 +275,7 @@ class Listener(asyncio.Protocol):
         pairs += list(ch.channel_headers().items()) + list(ch.variable_headers().items())
         self.write(wire.connect_reply(dict(pairs)))
 
-    async def _cmd_event(self, command: Command, rest: str) -> None:
+    def _cmd_event(self, command: Command, rest: str) -> None:
         words = rest.split()
         fmt = "plain"
         if words and words[0].lower() in ("plain", "json", "xml"):
@@ -273,7 +302,7 @@ class Listener(asyncio.Protocol):
                 self.nixed.discard(upper)
         self.reply(f"+OK event listener enabled {fmt}")
 
-    async def _cmd_myevents(self, command: Command, rest: str) -> None:
+    def _cmd_myevents(self, command: Command, rest: str) -> None:
         words = rest.split()
         uuid = self.channel.uuid if self.channel else None
         if words and words[0].lower() not in ("plain", "json", "xml"):
@@ -287,7 +316,7 @@ class Listener(asyncio.Protocol):
         self.events |= MYEVENTS
         self.reply("+OK Events Enabled")
 
-    async def _cmd_nixevent(self, command: Command, rest: str) -> None:
+    def _cmd_nixevent(self, command: Command, rest: str) -> None:
         if not rest.split():
             self.reply("-ERR no keywords supplied")
             return
@@ -304,7 +333,7 @@ class Listener(asyncio.Protocol):
                 self.nixed.add(upper)
         self.reply("+OK events nixed")
 
-    async def _cmd_noevents(self, command: Command, rest: str) -> None:
+    def _cmd_noevents(self, command: Command, rest: str) -> None:
         if not (self.all_events or self.events):
             self.reply("-ERR not listening for events")
             return
@@ -312,7 +341,7 @@ class Listener(asyncio.Protocol):
         self.events.clear()
         self.reply("+OK no longer listening for events")
 
-    async def _cmd_filter(self, command: Command, rest: str) -> None:
+    def _cmd_filter(self, command: Command, rest: str) -> None:
         name, _, value = rest.partition(" ")
         if name.lower() == "delete" and value:
             header, _, val = value.partition(" ")
@@ -328,30 +357,30 @@ class Listener(asyncio.Protocol):
         else:
             self.reply("-ERR invalid syntax")
 
-    async def _cmd_linger(self, command: Command, rest: str) -> None:
+    def _cmd_linger(self, command: Command, rest: str) -> None:
         seconds = int(rest) if rest.strip().isdigit() else 600
         self.linger = seconds
         self.reply(f"+OK will linger {seconds} seconds")
 
-    async def _cmd_nolinger(self, command: Command, rest: str) -> None:
+    def _cmd_nolinger(self, command: Command, rest: str) -> None:
         self.linger = 0
         self.reply("+OK will not linger")
 
-    async def _cmd_log(self, command: Command, rest: str) -> None:
+    def _cmd_log(self, command: Command, rest: str) -> None:
         level = rest.strip() or "7"
         self.reply(f"+OK log level {level} [{level}]")
 
-    async def _cmd_nolog(self, command: Command, rest: str) -> None:
+    def _cmd_nolog(self, command: Command, rest: str) -> None:
         self.reply("+OK no longer logging")
 
-    async def _cmd_resume(self, command: Command, rest: str) -> None:
+    def _cmd_resume(self, command: Command, rest: str) -> None:
         self.resume = True
         self.reply("+OK")
 
-    async def _cmd_divert_events(self, command: Command, rest: str) -> None:
+    def _cmd_divert_events(self, command: Command, rest: str) -> None:
         self.reply("+OK events diverted" if rest.strip() == "on" else "+OK events not diverted")
 
-    async def _cmd_exit(self, command: Command, rest: str) -> None:
+    def _cmd_exit(self, command: Command, rest: str) -> None:
         self.reply("+OK bye")
         self.goodbye()
 
@@ -367,7 +396,7 @@ class Listener(asyncio.Protocol):
             fields["API-Command-Argument"] = args
         self.core.fire(EventName.API, None, fields)
 
-    async def _cmd_bgapi(self, command: Command, rest: str) -> None:
+    def _cmd_bgapi(self, command: Command, rest: str) -> None:
         cmd, _, args = rest.partition(" ")
         job = command.header("Job-UUID") or str(uuidlib.uuid4())
         self.reply(f"+OK Job-UUID: {job}", {"Job-UUID": job})
@@ -381,7 +410,7 @@ class Listener(asyncio.Protocol):
             fields["Job-Command-Arg"] = args
         self.core.fire(EventName.BACKGROUND_JOB, None, fields, body=output)
 
-    async def _cmd_sendmsg(self, command: Command, rest: str) -> None:
+    def _cmd_sendmsg(self, command: Command, rest: str) -> None:
         uuid = rest.strip() or (self.channel.uuid if self.channel else "")
         ch = self.core.channels.get(uuid)
         if ch is None or not ch.controlled.is_set():  # FreeSWITCH also wants CF_CONTROLLED
@@ -390,15 +419,20 @@ class Listener(asyncio.Protocol):
         lead = {"Command": command.line, **command.headers}
         body = command.body.decode("utf-8", "replace") if command.body else None
         action = command.header("call-command").lower()
-        self.reply("+OK")
         if action == "execute":
             arg = body if body is not None else command.header("execute-app-arg")
             loops = command.header("loops")
+            # Queued first: a waiting control loop is woken before the reply's flush is
+            # scheduled, so what the application fires at once (an answer's events) goes out
+            # in the same write, after the reply.
             self.core.send(ch, Message(
                 app=command.header("execute-app-name"), arg=arg,
                 app_uuid=command.header("Event-UUID") or str(uuidlib.uuid4()),
                 loops=int(loops) if loops.isdigit() else 1, lead=lead, body=body))
-        elif action == "hangup" and self.core.hangup(
+            self.reply("+OK")
+            return
+        self.reply("+OK")
+        if action == "hangup" and self.core.hangup(
                 ch, command.header("hangup-cause") or "NORMAL_CLEARING"):
             self.core.fire(EventName.PRIVATE_COMMAND, ch, lead=lead, body=body)
 
