@@ -170,20 +170,22 @@ def dropped(said: str) -> int:
 def dtmf_to_media(path: Path, port: int) -> WireTiming:
     """Per connection to ``port``: the time from a segment carrying a DTMF event to the next
     segment carrying a media ``sendmsg`` (the latest key before it, as the switch-side figure
-    counts)."""
+    counts). A connection starts at serve's ``connect``: the switch's port number may have
+    served an earlier call, whose last key must not count."""
     out = WireTiming()
     key_at: dict[int, float] = {}
-    seen: set[int] = set()
     for seg in segments(path):
         if seg.dport == port:  # switch → serve: events and replies
-            seen.add(seg.sport)
             if DTMF_MARK in seg.data or DTMF_MARK_PLAIN in seg.data:
                 out.dtmf_segments += 1
                 key_at[seg.sport] = seg.t
-        elif seg.sport == port and any(mark in seg.data for mark in MEDIA_MARKS):
-            out.media_segments += 1  # serve → switch: a media command
-            pressed = key_at.pop(seg.dport, None)
-            if pressed is not None:
-                out.latencies.append(seg.t - pressed)
-    out.connections = len(seen)
+        elif seg.sport == port:  # serve → switch: commands
+            if seg.data.startswith(b"connect\n"):
+                out.connections += 1
+                key_at.pop(seg.dport, None)
+            elif any(mark in seg.data for mark in MEDIA_MARKS):
+                out.media_segments += 1
+                pressed = key_at.pop(seg.dport, None)
+                if pressed is not None:
+                    out.latencies.append(seg.t - pressed)
     return out

@@ -42,8 +42,14 @@ def _pcap(path: Path, segments: list[tuple[float, int, int, bytes]]) -> Path:
     return path
 
 
+CONNECT = b"connect\n\nmyevents json\n\nlinger 10\n\n"
+
+
 def test_a_key_is_timed_to_the_next_media_command_of_its_own_call(tmp_path: Path) -> None:
     pcap = _pcap(tmp_path / "c.pcap", [
+        (9.990, PORT, 40001, CONNECT),
+        (9.991, PORT, 40002, CONNECT),
+        (9.992, PORT, 40003, CONNECT),
         (10.000, 40001, PORT, DTMF_JSON + COMPLETE),   # call A: a key (with the prompt's end)
         (10.001, 40002, PORT, DTMF_PLAIN),             # call B: a key, plain events
         (10.002, PORT, 40002, ANSWER),                 # B: not a media command
@@ -55,6 +61,18 @@ def test_a_key_is_timed_to_the_next_media_command_of_its_own_call(tmp_path: Path
     timing = capture.dtmf_to_media(pcap, PORT)
     assert [round(x * 1e3, 3) for x in timing.latencies] == [4.0, 9.0]
     assert (timing.dtmf_segments, timing.media_segments, timing.connections) == (2, 3, 3)
+
+
+def test_a_key_left_by_an_earlier_call_on_the_same_port_does_not_count(
+        tmp_path: Path) -> None:
+    pcap = _pcap(tmp_path / "c.pcap", [
+        (1.000, PORT, 40001, CONNECT),
+        (1.500, 40001, PORT, DTMF_JSON),   # the caller pressed a key and hung up
+        (9.000, PORT, 40001, CONNECT),     # a later call on the same port number
+        (9.010, PORT, 40001, PLAYBACK),    # its greeting: no key before it
+    ])
+    timing = capture.dtmf_to_media(pcap, PORT)
+    assert (timing.latencies, timing.connections) == ([], 2)
 
 
 def test_the_latest_key_before_the_command_counts(tmp_path: Path) -> None:
