@@ -81,7 +81,7 @@ def _wire_timing(cap: capture.Capture | None, port: int,
     said = cap.stop()
     lost = capture.dropped(said)
     try:
-        timing = capture.dtmf_to_media(cap.path, port)
+        timing = capture.read_timing(cap.path, port)
     except (OSError, capture.CaptureError) as exc:
         progress(f"  no timing on the wire: {exc}")
         return None
@@ -94,8 +94,16 @@ def _wire_timing(cap: capture.Capture | None, port: int,
              f"{timing.connections} connections; p50 {_fmt(percentile(lat, 50))} ms, "
              f"p99 {_fmt(percentile(lat, 99))} ms, max {_fmt(max(lat))} ms; "
              f"{cap.path.stat().st_size / 2**20:.0f} MiB captured, 0 dropped")
+    setup = [x * 1e3 for x in timing.setups]
+    serve = [x * 1e3 for x in timing.serve_setups]
+    progress(f"  setup on the wire (the switch's SYN → serve's first media command): "
+             f"{len(setup)} calls; p50 {_fmt(percentile(setup, 50))} ms, p99 "
+             f"{_fmt(percentile(setup, 99))} ms; serve's own part p50 "
+             f"{_fmt(percentile(serve, 50))} ms, p99 {_fmt(percentile(serve, 99))} ms "
+             f"(the rest is the switch replying)")
     cap.path.unlink(missing_ok=True)
-    return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat)}
+    return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat),
+            "setup_p99": percentile(setup, 99), "serve_setup_p99": percentile(serve, 99)}
 
 
 def run(args: argparse.Namespace, workdir: Path) -> int:
@@ -220,11 +228,13 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
         p99, where = rated["dtmf_p99_ms"], "switch side"
     wire_text = (f"on the wire p50 {_fmt(wire['p50'])} ms, p99 {_fmt(wire['p99'])} ms, max "
                  f"{_fmt(wire['max'])} ms; " if wire is not None else "")
+    setup_text = (f" (on the wire p99 {_fmt(wire['setup_p99'])} ms, serve's part p99 "
+                  f"{_fmt(wire['serve_setup_p99'])} ms)" if wire is not None else "")
     print(f"# 95598 flow, rate phase: {n} calls at {args.rate:g}/s, {rated['dtmf_samples']} "
           f"DTMF samples, DTMF→media {wire_text}switch side p50 "
           f"{_fmt(rated['dtmf_p50_ms'])} ms, p99 {_fmt(rated['dtmf_p99_ms'])} ms, max "
           f"{_fmt(rated['dtmf_max_ms'])} ms; setup p50 {_fmt(rated['setup_p50_ms'])} ms, p99 "
-          f"{_fmt(rated['setup_p99_ms'])} ms; hold phase {args.hold} calls; speed "
+          f"{_fmt(rated['setup_p99_ms'])} ms{setup_text}; hold phase {args.hold} calls; speed "
           f"{args.speed:g}, media files {args.file_seconds:g} s; {os.cpu_count()} CPUs, "
           f"load {_load()}")
     for problem in problems:

@@ -8,6 +8,12 @@ switch). Neither process is asked for anything, so the figure holds no delay of 
 switch in reading its sockets — a real FreeSWITCH reads each outbound socket on a thread of its
 own — only what the controller takes, and loopback.
 
+The same capture times each call's **setup** on the wire, from the switch's ``SYN`` to serve's
+first media command, and **serve's own part of it**: the accept (``SYN`` → serve's ``connect``)
+plus, for each later command of serve's until the first media one, the time from the first
+segment the switch sent after serve's previous write. What is left is the switch's (replying to
+``connect``, answering): so a slow setup shows which side it waited on.
+
 The capture needs ``tcpdump`` and the right to capture (root, or ``CAP_NET_RAW``): Debian's
 ``tcpdump`` package. Without it the benchmark keeps its switch-side figure alone.
 """
@@ -80,9 +86,10 @@ def start(port: int, path: Path, *, ready_timeout: float = 10.0) -> Capture:
     exe = tcpdump_path()
     if exe is None:
         raise CaptureError("tcpdump is not installed (apt-get install tcpdump)")
-    # only segments with data: total length - IP header - TCP header > 0
+    # segments with data (total length - IP header - TCP header > 0), and the switch's SYNs
     expr = (f"tcp port {port} and "
-            "(((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0)")
+            "((((ip[2:2] - ((ip[0]&0xf)<<2)) - ((tcp[12]&0xf0)>>2)) != 0) or "
+            f"(dst port {port} and (tcp[13] & 0x12) == 0x02))")
     proc = subprocess.Popen(
         [exe, "-i", "lo", "-n", "-s", str(SNAPLEN), "-B", "32768", "-w", str(path), expr],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -104,12 +111,21 @@ def start(port: int, path: Path, *, ready_timeout: float = 10.0) -> Capture:
     return Capture(proc, path)
 
 
+SYN, ACK = 0x02, 0x10
+
+
 @dataclass
 class Segment:
     t: float  # seconds (capture clock)
     sport: int
     dport: int
     data: bytes
+    flags: int = ACK  # the TCP flags byte
+
+    @property
+    def syn(self) -> bool:
+        """The opening of a connection (a SYN without ACK)."""
+        return self.flags & (SYN | ACK) == SYN
 
 
 def segments(path: Path) -> Iterator[Segment]:
@@ -145,17 +161,30 @@ def segments(path: Path) -> Iterator[Segment]:
             continue
         sport, dport = struct.unpack_from("!HH", tcp)
         off = (tcp[12] >> 4) * 4
-        yield Segment(sec + frac * scale, sport, dport, bytes(tcp[off:]))
+        yield Segment(sec + frac * scale, sport, dport, bytes(tcp[off:]), tcp[13])
 
 
 @dataclass
 class WireTiming:
-    """What the capture shows: one latency per key whose media command followed."""
+    """What the capture shows: one latency per key whose media command followed, and the setup
+    of each call that reached its first media command."""
 
     latencies: list[float] = field(default_factory=list)  # seconds
     dtmf_segments: int = 0
     media_segments: int = 0
     connections: int = 0
+    setups: list[float] = field(default_factory=list)  # SYN → first media command, seconds
+    serve_setups: list[float] = field(default_factory=list)  # serve's part of each
+
+
+@dataclass
+class _Setup:
+    """One call's setup while serve has not sent its first media command."""
+
+    start: float  # the SYN, or serve's connect when the SYN was not captured
+    serve: float  # serve's part so far
+    last_write: float  # serve's latest segment
+    answered: float | None = None  # the switch's first segment after it
 
 
 def dropped(said: str) -> int:
@@ -167,15 +196,24 @@ def dropped(said: str) -> int:
     return 0
 
 
-def dtmf_to_media(path: Path, port: int) -> WireTiming:
+def read_timing(path: Path, port: int) -> WireTiming:
     """Per connection to ``port``: the time from a segment carrying a DTMF event to the next
     segment carrying a media ``sendmsg`` (the latest key before it, as the switch-side figure
-    counts). A connection starts at serve's ``connect``: the switch's port number may have
-    served an earlier call, whose last key must not count."""
+    counts), and the setup and serve's part of it (module docstring). A connection starts at
+    the switch's SYN and serve's ``connect``: the switch's port number may have served an
+    earlier call, whose last key must not count."""
     out = WireTiming()
     key_at: dict[int, float] = {}
+    syn_at: dict[int, float] = {}
+    setting_up: dict[int, _Setup] = {}
     for seg in segments(path):
         if seg.dport == port:  # switch → serve: events and replies
+            if seg.syn:
+                syn_at[seg.sport] = seg.t
+                continue
+            setup = setting_up.get(seg.sport)
+            if setup is not None and setup.answered is None:
+                setup.answered = seg.t
             if DTMF_MARK in seg.data or DTMF_MARK_PLAIN in seg.data:
                 out.dtmf_segments += 1
                 key_at[seg.sport] = seg.t
@@ -183,8 +221,21 @@ def dtmf_to_media(path: Path, port: int) -> WireTiming:
             if seg.data.startswith(b"connect\n"):
                 out.connections += 1
                 key_at.pop(seg.dport, None)
-            elif any(mark in seg.data for mark in MEDIA_MARKS):
+                syn = syn_at.pop(seg.dport, None)
+                setting_up[seg.dport] = (_Setup(seg.t, 0.0, seg.t) if syn is None
+                                         else _Setup(syn, seg.t - syn, seg.t))
+                continue
+            setup = setting_up.get(seg.dport)
+            if setup is not None:
+                setup.serve += seg.t - (setup.last_write if setup.answered is None
+                                         else setup.answered)
+                setup.last_write, setup.answered = seg.t, None
+            if any(mark in seg.data for mark in MEDIA_MARKS):
                 out.media_segments += 1
+                if setup is not None:
+                    del setting_up[seg.dport]
+                    out.setups.append(seg.t - setup.start)
+                    out.serve_setups.append(setup.serve)
                 pressed = key_at.pop(seg.dport, None)
                 if pressed is not None:
                     out.latencies.append(seg.t - pressed)

@@ -47,6 +47,12 @@ def test_quick_run_is_correct_and_prints_the_calls_line(
         assert re.search(r"DTMF→media on the wire p50 \d+\.\d ms, p99 \d+\.\d ms, max "
                          r"\d+\.\d ms; switch side p50 \d+\.\d ms, p99 \d+\.\d ms", out), out
         assert "p99 < 50 ms (on the wire)" in out
+        # the setup on the wire, with serve's own part of it (at most the whole)
+        m = re.search(r"setup on the wire \(the switch's SYN → serve's first media command\): "
+                      r"80 calls; p50 \S+ ms, p99 (\S+) ms; serve's own part p50 \S+ ms, "
+                      r"p99 (\S+) ms", captured.err)
+        assert m, captured.err
+        assert 0 < float(m[2]) <= float(m[1])
     else:
         assert "no timing on the wire: tcpdump did not start" in captured.err
         assert re.search(r"DTMF→media switch side p50 \d+\.\d ms, p99 \d+\.\d ms", out), out

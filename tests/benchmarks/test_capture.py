@@ -26,8 +26,14 @@ SET_THEN_PLAYBACK = (b"sendmsg\ncall-command: execute\nexecute-app-name: set\n"
 ANSWER = b"sendmsg\ncall-command: execute\nexecute-app-name: answer\n\n"
 
 
+SYN = b"<SYN>"  # stands for a SYN segment (no data) in _pcap's lists
+
+
 def _packet(sport: int, dport: int, payload: bytes) -> bytes:
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 5 << 4, 0x18, 65535, 0, 0)
+    flags = 0x18  # PSH, ACK
+    if payload == SYN:
+        flags, payload = 0x02, b""
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, 0, 0, 5 << 4, flags, 65535, 0, 0)
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp) + len(payload), 0, 0, 64, 6, 0,
                      b"\x7f\x00\x00\x01", b"\x7f\x00\x00\x01")
     return b"\x00" * 12 + b"\x08\x00" + ip + tcp + payload  # Ethernet, as tcpdump on lo
@@ -58,7 +64,7 @@ def test_a_key_is_timed_to_the_next_media_command_of_its_own_call(tmp_path: Path
         (10.020, PORT, 40001, PLAYBACK),               # A again, no key before it: not timed
         (10.030, 40003, PORT, COMPLETE),               # call C: no key at all
     ])
-    timing = capture.dtmf_to_media(pcap, PORT)
+    timing = capture.read_timing(pcap, PORT)
     assert [round(x * 1e3, 3) for x in timing.latencies] == [4.0, 9.0]
     assert (timing.dtmf_segments, timing.media_segments, timing.connections) == (2, 3, 3)
 
@@ -71,8 +77,44 @@ def test_a_key_left_by_an_earlier_call_on_the_same_port_does_not_count(
         (9.000, PORT, 40001, CONNECT),     # a later call on the same port number
         (9.010, PORT, 40001, PLAYBACK),    # its greeting: no key before it
     ])
-    timing = capture.dtmf_to_media(pcap, PORT)
+    timing = capture.read_timing(pcap, PORT)
     assert (timing.latencies, timing.connections) == ([], 2)
+
+
+CONNECT_REPLY = b"Content-Type: command/reply\nReply-Text: +OK\nUnique-ID: u1\n\n"
+OK = b"Content-Type: command/reply\nReply-Text: +OK\n\n"
+
+
+def test_setup_is_timed_from_the_syn_with_serves_own_part(tmp_path: Path) -> None:
+    pcap = _pcap(tmp_path / "c.pcap", [
+        (5.000, 40001, PORT, SYN),
+        (5.002, PORT, 40001, CONNECT),           # serve: accepted in 2 ms
+        (5.012, 40001, PORT, CONNECT_REPLY),     # the switch took 10 ms to reply
+        (5.013, 40001, PORT, OK),                # serve's time counts from the first
+        (5.015, PORT, 40001, ANSWER),            # serve: 3 ms
+        (5.030, 40001, PORT, OK + COMPLETE),     # the switch answered in 15 ms
+        (5.031, PORT, 40001, SET_THEN_PLAYBACK), # serve: 1 ms, and its first media command
+        (5.040, PORT, 40001, PLAYBACK),          # later prompts are not the setup
+    ])
+    timing = capture.read_timing(pcap, PORT)
+    assert [round(x * 1e3, 3) for x in timing.setups] == [31.0]
+    assert [round(x * 1e3, 3) for x in timing.serve_setups] == [6.0]
+
+
+def test_without_its_syn_a_setup_starts_at_the_connect(tmp_path: Path) -> None:
+    pcap = _pcap(tmp_path / "c.pcap", [
+        (2.000, PORT, 40002, CONNECT),           # the SYN was not captured
+        (2.004, 40002, PORT, CONNECT_REPLY),
+        (2.005, PORT, 40002, ANSWER),            # serve: 1 ms
+        (2.007, PORT, 40002, PLAYBACK),          # two writes in a row: both serve's time
+        (2.100, 40003, PORT, SYN),
+        (2.101, PORT, 40003, CONNECT),
+        (2.110, 40003, PORT, b"Content-Type: text/disconnect-notice\n\n"),  # gone at once
+    ])
+    timing = capture.read_timing(pcap, PORT)
+    assert [round(x * 1e3, 3) for x in timing.setups] == [7.0]
+    assert [round(x * 1e3, 3) for x in timing.serve_setups] == [3.0]
+    assert timing.connections == 2  # the call that never got a prompt has no setup
 
 
 def test_the_latest_key_before_the_command_counts(tmp_path: Path) -> None:
@@ -81,14 +123,14 @@ def test_the_latest_key_before_the_command_counts(tmp_path: Path) -> None:
         (1.050, 40001, PORT, DTMF_JSON),
         (1.052, PORT, 40001, PLAYBACK),
     ])
-    assert [round(x * 1e3, 3) for x in capture.dtmf_to_media(pcap, PORT).latencies] == [2.0]
+    assert [round(x * 1e3, 3) for x in capture.read_timing(pcap, PORT).latencies] == [2.0]
 
 
 def test_what_is_not_a_capture_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pcap"
     bad.write_bytes(b"not a capture at all, but long enough")
     with pytest.raises(capture.CaptureError, match="not a pcap file"):
-        capture.dtmf_to_media(bad, PORT)
+        capture.read_timing(bad, PORT)
 
 
 def test_tcpdumps_drop_count_is_read() -> None:
