@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -71,8 +72,8 @@ def _live(rig: Rig) -> int:
     return len(rig.get("/api/calls/live", timeout=30.0)["calls"])
 
 
-def _wire_timing(cap: capture.Capture | None, port: int,
-                 expected: int) -> dict[str, float] | None:
+def _wire_timing(cap: capture.Capture | None, port: int, expected: int,
+                 keep: Path | None = None) -> dict[str, float] | None:
     """Stop the capture and time DTMF → media on the wire (see calls/capture.py); None, with
     the reason printed, when there is no capture or it missed keys (then the switch-side
     figure stands)."""
@@ -101,6 +102,9 @@ def _wire_timing(cap: capture.Capture | None, port: int,
              f"{_fmt(percentile(setup, 99))} ms; serve's own part p50 "
              f"{_fmt(percentile(serve, 50))} ms, p99 {_fmt(percentile(serve, 99))} ms "
              f"(the rest is the switch replying)")
+    if keep is not None:
+        shutil.move(cap.path, keep)
+        progress(f"  capture kept in {keep} (serve's outbound port {port})")
     cap.path.unlink(missing_ok=True)
     return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat),
             "setup_p99": percentile(setup, 99), "serve_setup_p99": percentile(serve, 99)}
@@ -205,7 +209,8 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
                  f"{wall:.1f} s; {rated['events'] / max(1, n):.0f} switch events per call; "
                  f"listen-queue overflows (kernel, whole machine) {overflows}; "
                  f"CPU stolen by the hypervisor {steal:.1f} %; load {_load()}")
-        wire = _wire_timing(cap, rig.outbound_port, rated["dtmf_samples"])
+        wire = _wire_timing(cap, rig.outbound_port, rated["dtmf_samples"],
+                            Path(args.keep_capture) if args.keep_capture else None)
         if rated["ok"] != n:
             problems.append(f"rate: {n - rated['ok']} of {n} calls failed {rated['causes']}")
         if rated["timed_out"]:
@@ -284,6 +289,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--no-capture", action="store_true",
                         help="do not time DTMF→media on the wire with tcpdump (the switch-side "
                              "figure becomes the headline)")
+    parser.add_argument("--keep-capture", metavar="FILE",
+                        help="keep the rate phase's capture (pcap) in FILE, to look into")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 40 calls/s for 2 s, 50 held for 1 s")
     args = parser.parse_args(argv)

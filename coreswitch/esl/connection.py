@@ -70,6 +70,9 @@ class Connection(OnOneLoop, asyncio.Protocol):
         self.closed: asyncio.Future[None] = loop.create_future()
         self.peer: tuple[str, int] | None = None
         self.error: BaseException | None = None
+        #: Called at the end of ``connection_made``: the owner may write at once, in the same
+        #: loop turn (an outbound session's handshake), rather than in a task woken later.
+        self.on_made: Callable[[], None] | None = None
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -78,6 +81,9 @@ class Connection(OnOneLoop, asyncio.Protocol):
         self.peer = transport.get_extra_info("peername")
         if not self.ready.done():
             self.ready.set_result(None)
+        if self.on_made is not None:
+            on_made, self.on_made = self.on_made, None
+            on_made()
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -233,3 +233,48 @@ async def test_a_finished_session_is_freed_without_the_garbage_collector(
         assert session() is None
     finally:
         gc.enable()
+
+
+class _Recorder(asyncio.Transport):
+    """A transport that keeps what is written to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+
+async def test_the_handshake_goes_out_as_the_connection_is_made() -> None:
+    # Not from a task woken turns later: at 250 calls/s each turn of a busy loop is long, and
+    # a task waiting for connection_made took 130 ms at p99 from the switch's SYN to `connect`.
+    script = Script()
+    server = OutboundServer(script, port=0, linger=7)
+    protocol = server._accept()
+    transport = _Recorder()
+    protocol.connection_made(transport)
+    assert bytes(transport.written).startswith(b"connect\n\nmyevents json\n\nlinger 7\n\n")
+    protocol.connection_lost(None)  # the switch hangs up before answering
+    await asyncio.gather(*list(server._tasks))
+    assert script.sessions.empty()  # the handler never ran
+    assert not server.sessions
+
+
+async def test_a_connection_lost_before_it_is_made_starts_nothing() -> None:
+    script = Script()
+    server = OutboundServer(script, port=0)
+    protocol = server._accept()
+    protocol.connection_lost(ConnectionResetError())
+    assert not server._tasks
+    assert not server.sessions
