@@ -2,9 +2,9 @@
 
 The reader (:meth:`Connection.data_received`) does three cheap things and nothing else: it splits
 frames, resolves the oldest waiting command with each ``command/reply`` / ``api/response``, and
-hands event frames to a sink (the :class:`~coreswitch.esl.dispatch.Dispatcher`). No handler ever
-runs on the reader. When the sink reports it is full, reading pauses until it drains
-(back-pressure instead of an unbounded queue).
+hands event frames to a sink (the :class:`~coreswitch.esl.dispatch.Dispatcher`), which routes an
+event at once when nothing is queued before it and queues it otherwise. When the sink reports it
+is full, reading pauses until it drains (back-pressure instead of an unbounded queue).
 
 FreeSWITCH answers the commands of one connection strictly in order, so replies are matched to
 commands by a FIFO of futures. A command that times out or is cancelled keeps its slot: its reply

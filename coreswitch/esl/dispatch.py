@@ -6,8 +6,11 @@
                                           (decode,      └─▶ lane of channel B ──▶ handlers, in order
                                            completions) └─▶ global lane (no Unique-ID)
 
-* The **router** is one task. It decodes each frame into an :class:`Event`, lets the completion
-  hooks (bgapi jobs, ``execute`` results) see it first, then hands it to the lane of its channel.
+* The **router** decodes each frame into an :class:`Event`, lets the completion hooks (bgapi
+  jobs, ``execute`` results) see it first, then hands it to the lane of its channel. It is one
+  task, but while that task is idle (no frame queued) a frame is routed right in the reader's
+  turn (:meth:`Dispatcher.put`): waking the task would only do the same one loop turn later,
+  and under load each turn is long. Frames queue behind any frame still queued, so order holds.
 * A **lane** delivers its channel's events one after another, so a channel's events are handled in
   the order the switch sent them while different channels proceed concurrently. While a lane is
   idle the router calls the handlers itself; as long as they are plain functions that return
@@ -83,6 +86,7 @@ class Dispatcher:
         self._bound: dict[str, list[Handler]] = {}
         self._hooks: list[Hook] = []
         self._router: asyncio.Task[None] | None = None
+        self._stalled: tuple[Event, _Lane] | None = None  # routed, its lane full: router's
         self._destroyed: dict[str, None] = {}  # recently destroyed channels, oldest first
         self._outstanding = 0  # frames put but not yet handled
         self._reader_paused = False  # put() asked the reader to pause
@@ -124,11 +128,21 @@ class Dispatcher:
 
     # -- the reader's side ----------------------------------------------------------------------
     def put(self, frame: Frame) -> bool:
-        """Queue a frame from the reader. Returns False when the reader should pause."""
-        self._inbox.append(frame)
+        """Take a frame from the reader. Returns False when the reader should pause.
+
+        When the router is idle (waiting for frames, none queued) the frame is routed right
+        here, in the reader's turn: the router would only be woken to do the same one loop turn
+        later — and under load each turn is long (a key's reaction waited two of them). Order
+        is kept: a frame is routed here only when no earlier one is still queued."""
         self._outstanding += 1
         self._received += 1
         waiter = self._inbox_waiter
+        if waiter is not None and not waiter.done() and not self._inbox \
+                and self._stalled is None:
+            if not self._route_frame(frame):
+                waiter.set_result(None)  # its lane is full: the router waits for room
+            return True
+        self._inbox.append(frame)
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         if len(self._inbox) < self.inbox_limit:
@@ -185,6 +199,8 @@ class Dispatcher:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
         self._inbox.clear()
+        self._stalled = None
+        self._inbox_waiter = None
         self._router = None
         self._outstanding = 0
         self._reader_paused = False
@@ -226,32 +242,51 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         inbox = self._inbox
         while True:
+            stalled = self._stalled
+            if stalled is not None:  # an event whose lane was full: wait for room
+                event, lane = stalled
+                full: _Lane | None = lane
+                while full is not None:
+                    full.space = loop.create_future()
+                    await full.space
+                    full = self._offer(event)
+                self._stalled = None
+                self._maybe_resume()
+                continue
             if not inbox:
                 self._inbox_waiter = loop.create_future()
                 await self._inbox_waiter
                 self._inbox_waiter = None
                 continue
             frame = inbox.popleft()
-            if self._reader_paused and len(inbox) <= self.inbox_limit // 2:
-                self._reader_paused = False
-                if self.on_resume is not None:
-                    self.on_resume()
-            event = self._decode(frame)
-            if event is None:
-                self._route_done()
-                self._done_one()
-                continue
-            for hook in self._hooks:
-                try:
-                    hook(event)
-                except Exception:
-                    log.exception("ESL completion hook failed on %s", event.name)
+            self._maybe_resume()
+            self._route_frame(frame)
+
+    def _maybe_resume(self) -> None:
+        if self._reader_paused and len(self._inbox) <= self.inbox_limit // 2:
+            self._reader_paused = False
+            if self.on_resume is not None:
+                self.on_resume()
+
+    def _route_frame(self, frame: Frame) -> bool:
+        """Decode a frame, show it to the hooks and offer it to its lane. False when the lane
+        is full: the event is left in ``_stalled`` for the router."""
+        event = self._decode(frame)
+        if event is None:
             self._route_done()
-            full = self._offer(event)
-            while full is not None:
-                full.space = loop.create_future()
-                await full.space
-                full = self._offer(event)
+            self._done_one()
+            return True
+        for hook in self._hooks:
+            try:
+                hook(event)
+            except Exception:
+                log.exception("ESL completion hook failed on %s", event.name)
+        self._route_done()
+        full = self._offer(event)
+        if full is None:
+            return True
+        self._stalled = (event, full)
+        return False
 
     def _offer(self, event: Event) -> _Lane | None:
         """Deliver ``event`` in its lane, or queue it there; the lane if its queue is full."""

@@ -38,7 +38,7 @@ async def test_a_slow_channel_does_not_hold_up_another(dispatcher: Dispatcher) -
     seen: dict[str, list[str]] = defaultdict(list)
 
     async def handler(event: Event) -> None:
-        assert asyncio.current_task() is not None  # never on the socket reader
+        assert asyncio.current_task() is not None  # a coroutine handler runs in a task
         seen[event.uuid or ""].append(event["Seq"])
         if event.uuid == A and event["Seq"] == "1":
             await release.wait()
@@ -190,22 +190,43 @@ async def test_full_queues_pause_the_reader_instead_of_growing() -> None:
             await client.close()
 
 
-async def test_plain_function_handlers_run_on_the_router_without_a_lane_task(
+async def test_plain_function_handlers_run_at_once_when_the_router_is_idle(
         dispatcher: Dispatcher) -> None:
+    # No queue hop, no task, no loop turn: the frame is routed in the reader's own turn.
+    seen: list[str] = []
+    dispatcher.subscribe(lambda event: seen.append(event["Seq"]))
+    await dispatcher.routed()  # the router is up and waiting
+    for seq in "123":
+        dispatcher.put(frame("CUSTOM", A, Seq=seq))
+        assert seen[-1] == seq  # handled before put returned
+    assert dispatcher._lanes[A].task is None  # no task for this channel either
+    assert dispatcher.delivered == 3
+
+
+async def test_frames_behind_a_queued_one_wait_for_the_router_in_order() -> None:
+    # The router has not yet run: frames queue, and a later frame is never routed past them.
+    dispatcher = Dispatcher()
     tasks: list[str] = []
+    seen: list[str] = []
 
     def handler(event: Event) -> None:
         task = asyncio.current_task()
-        assert task is not None  # never on the socket reader
-        tasks.append(task.get_name())
+        tasks.append(task.get_name() if task else "")
+        seen.append(event["Seq"])
 
     dispatcher.subscribe(handler)
-    for seq in "123":
-        dispatcher.put(frame("CUSTOM", A, Seq=seq))
-    await asyncio.wait_for(dispatcher.drain(), 5)
-    assert tasks == ["esl-router"] * 3
-    assert dispatcher._lanes[A].task is None  # no queue hop, no task for this channel
-    assert dispatcher.delivered == 3
+    dispatcher.start()
+    try:
+        for seq in "123":
+            dispatcher.put(frame("CUSTOM", A, Seq=seq))
+        assert seen == []
+        await asyncio.wait_for(dispatcher.drain(), 5)
+        assert seen == ["1", "2", "3"]
+        assert tasks == ["esl-router"] * 3
+        dispatcher.put(frame("CUSTOM", A, Seq="4"))  # the router is idle again: at once
+        assert seen[-1] == "4"
+    finally:
+        await dispatcher.stop()
 
 
 async def test_a_lane_switches_to_its_own_task_at_the_first_awaitable_and_keeps_order(
