@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import unquote
 
 from coreswitch.esl import command as cmd
+from coreswitch.esl.acceptor import Acceptor
 from coreswitch.esl.connection import settle
 from coreswitch.esl.errors import CommandError, ESLError, ProtocolError
 from coreswitch.esl.event import Event
@@ -170,15 +171,16 @@ class OutboundServer:
         #: Past it the kernel drops connections (asyncio's default of 100 lost calls at bursts).
         self.backlog = backlog
         self.sessions: set[OutboundSession] = set()
-        self._server: asyncio.Server | None = None
+        self._acceptor: Acceptor | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._accept, self.host, self.port,
-                                                backlog=self.backlog)
-        sock = self._server.sockets[0]
-        self.port = sock.getsockname()[1]
+        """Listen: every connection waiting is taken at each loop turn (a burst of calls is
+        not accepted one per turn, as ``loop.create_server`` on uvloop would)."""
+        acceptor = Acceptor(self._accept, backlog=self.backlog)
+        await acceptor.start(self.host, self.port)
+        self._acceptor = acceptor
+        self.port = acceptor.port
 
     def _accept(self) -> asyncio.Protocol:
         """Protocol factory: one session per connection (also used for in-memory connections).
@@ -220,9 +222,8 @@ class OutboundServer:
 
     async def close(self, drain: float = 0.0) -> None:
         """Stop accepting; give running sessions ``drain`` seconds, then cancel them."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        if self._acceptor is not None:
+            await self._acceptor.close()
         if self._tasks and drain > 0:
             await asyncio.wait(self._tasks, timeout=drain)
         for task in list(self._tasks):
