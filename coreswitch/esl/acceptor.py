@@ -31,27 +31,42 @@ class Acceptor:
         self.factory = factory
         self.backlog = backlog
         self.port = 0
-        self._sock: socket.socket | None = None
+        self._socks: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._adopting: set[asyncio.Task[None]] = set()
         self._retry: asyncio.TimerHandle | None = None
 
     async def start(self, host: str, port: int) -> None:
+        """Listen on every address ``host`` resolves to (as ``loop.create_server`` does: both
+        ``127.0.0.1`` and ``::1`` for ``localhost``), all on one port."""
         loop = self._loop = asyncio.get_running_loop()
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                        flags=socket.AI_PASSIVE)
         if not infos:
             raise OSError(f"cannot resolve {host!r}")
-        family, _, _, _, address = infos[0]
-        sock = socket.create_server(address[:2], family=family, backlog=self.backlog)
-        sock.setblocking(False)
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        loop.add_reader(sock.fileno(), self._accept_all)
+        seen: set[tuple[int, str]] = set()
+        try:
+            for family, _, _, _, address in infos:
+                ip = str(address[0])
+                if (family, ip) in seen:
+                    continue
+                seen.add((family, ip))
+                sock = socket.create_server((ip, self.port or port), family=family,
+                                            backlog=self.backlog)
+                self._socks.append(sock)
+                sock.setblocking(False)
+                self.port = sock.getsockname()[1]  # port 0: the others take the first's
+        except OSError:
+            for sock in self._socks:
+                sock.close()
+            self._socks.clear()
+            raise
+        for sock in self._socks:
+            loop.add_reader(sock.fileno(), self._accept_all, sock)
 
-    def _accept_all(self) -> None:
-        sock, loop = self._sock, self._loop
-        if sock is None or loop is None:
+    def _accept_all(self, sock: socket.socket) -> None:
+        loop = self._loop
+        if loop is None or sock not in self._socks:
             return
         for _ in range(self.backlog):
             try:
@@ -61,8 +76,10 @@ class Acceptor:
             except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: stop a while rather than spin
                 log.error("cannot accept a connection on port %s: %s; trying again in %g s",
                           self.port, exc, RETRY_AFTER)
-                loop.remove_reader(sock.fileno())
-                self._retry = loop.call_later(RETRY_AFTER, self._resume)
+                for listening in self._socks:
+                    loop.remove_reader(listening.fileno())
+                if self._retry is None:
+                    self._retry = loop.call_later(RETRY_AFTER, self._resume)
                 return
             conn.setblocking(False)
             with contextlib.suppress(OSError):
@@ -73,8 +90,9 @@ class Acceptor:
 
     def _resume(self) -> None:
         self._retry = None
-        if self._sock is not None and self._loop is not None:
-            self._loop.add_reader(self._sock.fileno(), self._accept_all)
+        if self._loop is not None:
+            for sock in self._socks:
+                self._loop.add_reader(sock.fileno(), self._accept_all, sock)
 
     async def _adopt(self, conn: socket.socket) -> None:
         assert self._loop is not None
@@ -92,8 +110,8 @@ class Acceptor:
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
-        sock, self._sock = self._sock, None
-        if sock is not None:
+        socks, self._socks = self._socks, []
+        for sock in socks:
             if self._loop is not None:
                 self._loop.remove_reader(sock.fileno())
             sock.close()

@@ -4,6 +4,7 @@ turn or two of the event loop, on uvloop as on asyncio's loop, not one connectio
 from __future__ import annotations
 
 import asyncio
+import errno
 import socket
 
 import pytest
@@ -65,3 +66,54 @@ async def test_a_closed_acceptor_takes_no_more_connections() -> None:
     await acceptor.close()
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+async def test_localhost_is_listened_on_at_each_of_its_addresses() -> None:
+    # As loop.create_server: a switch configured with 127.0.0.1 or ::1 reaches it either way.
+    made = asyncio.Queue[None]()
+
+    class Made(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            made.put_nowait(None)
+            transport.close()
+
+    acceptor = Acceptor(Made, backlog=8)
+    await acceptor.start("localhost", 0)
+    try:
+        families = {sock.family for sock in acceptor._socks}
+        expected = {info[0] for info in socket.getaddrinfo("localhost", 0,
+                                                           type=socket.SOCK_STREAM)}
+        assert families == expected
+        assert len({sock.getsockname()[1] for sock in acceptor._socks}) == 1  # one port
+        for sock in acceptor._socks:
+            _, writer = await asyncio.open_connection(sock.getsockname()[0], acceptor.port)
+            await asyncio.wait_for(made.get(), 5)
+            writer.close()
+    finally:
+        await acceptor.close()
+
+
+async def test_out_of_file_descriptors_pauses_accepting_and_says_so(
+        caplog: pytest.LogCaptureFixture) -> None:
+    acceptor = Acceptor(asyncio.Protocol, backlog=8)
+    await acceptor.start("127.0.0.1", 0)
+    real = acceptor._socks[0]
+
+    class Exhausted:  # the listening socket, in a process with no descriptor left
+        def fileno(self) -> int:
+            return real.fileno()
+
+        def accept(self) -> tuple[socket.socket, object]:
+            raise OSError(errno.EMFILE, "Too many open files")
+
+    exhausted = Exhausted()
+    acceptor._socks = [exhausted]  # type: ignore[list-item]
+    try:
+        acceptor._accept_all(exhausted)  # type: ignore[arg-type]
+        assert "cannot accept a connection" in caplog.text
+        assert "trying again in 1 s" in caplog.text
+        assert acceptor._retry is not None  # not spinning on a readable socket meanwhile
+    finally:
+        acceptor._socks = [real]
+        await acceptor.close()
+    assert acceptor._retry is None
