@@ -51,8 +51,12 @@ class Acceptor:
                 if (family, ip) in seen:
                     continue
                 seen.add((family, ip))
-                sock = socket.create_server((ip, self.port or port), family=family,
-                                            backlog=self.backlog)
+                try:
+                    sock = socket.create_server((ip, self.port or port), family=family,
+                                                backlog=self.backlog)
+                except OSError as exc:  # say where: "address already in use" alone does not
+                    raise OSError(exc.errno, f"cannot listen on {ip} port {self.port or port}: "
+                                  f"{exc.strerror or exc}") from None
                 self._socks.append(sock)
                 sock.setblocking(False)
                 self.port = sock.getsockname()[1]  # port 0: the others take the first's

@@ -117,3 +117,17 @@ async def test_out_of_file_descriptors_pauses_accepting_and_says_so(
         acceptor._socks = [real]
         await acceptor.close()
     assert acceptor._retry is None
+
+
+async def test_a_port_in_use_is_named_in_the_error() -> None:
+    first = Acceptor(asyncio.Protocol, backlog=8)
+    await first.start("127.0.0.1", 0)
+    try:
+        second = Acceptor(asyncio.Protocol, backlog=8)
+        with pytest.raises(OSError, match=rf"cannot listen on 127\.0\.0\.1 port {first.port}: "
+                                          r"Address already in use") as info:
+            await second.start("127.0.0.1", first.port)
+        assert info.value.errno == errno.EADDRINUSE
+        assert not second._socks
+    finally:
+        await first.close()
