@@ -80,9 +80,18 @@ def _wire_timing(cap: capture.Capture | None, port: int, expected: int,
     if cap is None:
         return None
     said = cap.stop()
-    lost = capture.dropped(said)
     try:
-        timing = capture.read_timing(cap.path, port)
+        return _read_wire(cap.path, port, expected, capture.dropped(said))
+    finally:
+        if keep is not None and cap.path.exists():
+            shutil.move(cap.path, keep)
+            progress(f"  capture kept in {keep} (serve's outbound port {port})")
+        cap.path.unlink(missing_ok=True)
+
+
+def _read_wire(path: Path, port: int, expected: int, lost: int) -> dict[str, float] | None:
+    try:
+        timing = capture.read_timing(path, port)
     except (OSError, capture.CaptureError) as exc:
         progress(f"  no timing on the wire: {exc}")
         return None
@@ -94,7 +103,7 @@ def _wire_timing(cap: capture.Capture | None, port: int, expected: int,
     progress(f"  DTMF→media on the wire (tcpdump on lo): {len(lat)} keys on "
              f"{timing.connections} connections; p50 {_fmt(percentile(lat, 50))} ms, "
              f"p99 {_fmt(percentile(lat, 99))} ms, max {_fmt(max(lat))} ms; "
-             f"{cap.path.stat().st_size / 2**20:.0f} MiB captured, 0 dropped")
+             f"{path.stat().st_size / 2**20:.0f} MiB captured, 0 dropped")
     setup = [x * 1e3 for x in timing.setups]
     serve = [x * 1e3 for x in timing.serve_setups]
     progress(f"  setup on the wire (the switch's SYN → serve's first media command): "
@@ -102,10 +111,6 @@ def _wire_timing(cap: capture.Capture | None, port: int, expected: int,
              f"{_fmt(percentile(setup, 99))} ms; serve's own part p50 "
              f"{_fmt(percentile(serve, 50))} ms, p99 {_fmt(percentile(serve, 99))} ms "
              f"(the rest is the switch replying)")
-    if keep is not None:
-        shutil.move(cap.path, keep)
-        progress(f"  capture kept in {keep} (serve's outbound port {port})")
-    cap.path.unlink(missing_ok=True)
     return {"p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat),
             "setup_p99": percentile(setup, 99), "serve_setup_p99": percentile(serve, 99)}
 

@@ -120,7 +120,7 @@ class Segment:
     sport: int
     dport: int
     data: bytes
-    flags: int = ACK  # the TCP flags byte
+    flags: int  # the TCP flags byte
 
     @property
     def syn(self) -> bool:

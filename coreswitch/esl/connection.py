@@ -65,7 +65,6 @@ class Connection(OnOneLoop, asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._paused = False
         loop = self.running_loop
-        self.ready: asyncio.Future[None] = loop.create_future()  # set by connection_made
         self.auth_request: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self.peer: tuple[str, int] | None = None
@@ -79,8 +78,6 @@ class Connection(OnOneLoop, asyncio.Protocol):
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self._transport = cast(asyncio.Transport, transport)
         self.peer = transport.get_extra_info("peername")
-        if not self.ready.done():
-            self.ready.set_result(None)
         if self.on_made is not None:
             on_made, self.on_made = self.on_made, None
             on_made()
@@ -135,10 +132,9 @@ class Connection(OnOneLoop, asyncio.Protocol):
             if not fut.done():
                 fut.set_exception(ConnectionLost(
                     f"connection closed before {_summary(data)!r} got a reply"))
-        for waiter in (self.ready, self.auth_request):
-            if not waiter.done():
-                waiter.set_exception(err)
-                waiter.exception()  # mark retrieved: nobody may be waiting
+        if not self.auth_request.done():
+            self.auth_request.set_exception(err)
+            self.auth_request.exception()  # mark retrieved: nobody may be waiting
         if not self.closed.done():
             self.closed.set_result(None)
         if self._on_lost:

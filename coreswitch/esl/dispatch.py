@@ -137,8 +137,7 @@ class Dispatcher:
         self._outstanding += 1
         self._received += 1
         waiter = self._inbox_waiter
-        if waiter is not None and not waiter.done() and not self._inbox \
-                and self._stalled is None:
+        if waiter is not None and not waiter.done():  # idle: nothing queued, nothing stalled
             if not self._route_frame(frame):
                 waiter.set_result(None)  # its lane is full: the router waits for room
             return True

@@ -23,11 +23,12 @@ LINE = re.compile(r"^calls: (\d+) setups/s sustained, p99 (\d+\.\d) ms, peak (\d
 
 @pytest.mark.server
 def test_quick_run_is_correct_and_prints_the_calls_line(
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     main = bench.load_main(REPO / "benchmarks" / "bench_calls.py")
     assert main is not None
+    kept = tmp_path / "rate.pcap"
     started = time.monotonic()
-    code = main(["--quick"])
+    code = main(["--quick", "--keep-capture", str(kept)])
     elapsed = time.monotonic() - started
     captured = capsys.readouterr()
     out = captured.out
@@ -53,6 +54,7 @@ def test_quick_run_is_correct_and_prints_the_calls_line(
                       r"p99 (\S+) ms", captured.err)
         assert m, captured.err
         assert 0 < float(m[2]) <= float(m[1])
+        assert kept.stat().st_size > 0  # --keep-capture: the pcap to look into
     else:
         assert "no timing on the wire: tcpdump did not start" in captured.err
         assert re.search(r"DTMF→media switch side p50 \d+\.\d ms, p99 \d+\.\d ms", out), out
